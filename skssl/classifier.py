@@ -1,0 +1,280 @@
+"""SelfSupervisedClassifier: a softmax network that learns classes without labels."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClusterMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skssl._base import TorchEstimatorBase, standardizer, warn_small_batch
+from skssl._core import auto_batch_size, auto_max_epochs, train_module
+from skssl.metrics import hungarian_accuracy_score
+from skssl.networks import ClusteringNetwork, linear_head, mlp
+from skssl.neighbors import mine_neighbors
+from skssl.objectives import OBJECTIVES
+
+
+class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
+    """Classify samples into ``n_clusters`` classes learned without labels.
+
+    An MLP with a softmax head is trained end to end on unlabelled data. With
+    ``objective="minmax"`` (the "SCANv2" loss) the k nearest neighbours of each sample
+    are pulled into its class, far samples are pushed to orthogonal classes, and the
+    entropy of the mean prediction keeps every class in use::
+
+        L = mean (1 - s(f(x), f(n)))^2 + mean s(f(x), f(m))^2 - entropy_weight * H(mean f(x))
+
+    where ``s`` is the cosine similarity of two probability vectors, ``n`` runs over
+    the mined neighbours of ``x`` and ``m`` over far samples.
+
+    The loss has local optima, so ``n_init`` networks are trained from different
+    initialisations and the one with the lowest final loss is kept (labels are never
+    used). Inputs are standardised inside the network.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of classes to learn.
+    objective : {"minmax"}, default="minmax"
+        Training objective.
+    entropy_weight : float, default=2.0
+        Weight ``lambda`` of the entropy of the mean prediction (natural log). Larger
+        values push towards equal class sizes.
+    n_neighbors : int, default=10
+        Mined nearest neighbours pulled into each sample's class.
+    n_negatives : int, default=10
+        Far samples pushed away from each sample per step.
+    far_candidates : int, default=1
+        Each far sample is the farthest of this many uniform draws from outside the
+        neighbour list; 1 draws uniformly.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Widths of the hidden ReLU layers before the softmax head.
+    n_init : int, default=10
+        Networks trained from different initialisations; the lowest final loss wins.
+    max_epochs : int or "auto", default="auto"
+        Passes over the data per initialisation. ``"auto"`` means
+        ``min(100, max(3, ceil(10**6 / n_samples)))``.
+    batch_size : int or "auto", default="auto"
+        Anchors per step; ``"auto"`` means ``min(4096, max(256, n_samples // 250))``.
+    learning_rate : float, default=1e-2
+        Adam's initial learning rate (decayed along a cosine).
+    device : str, default="auto"
+        Torch device for training; ``"auto"`` picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the network, the shuffles and the negative draws. An int gives the
+        same labels at every fit on the same data on CPU.
+    verbose : int, default=0
+        Show a progress bar when positive.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Class of each training sample, numbered by decreasing class size.
+    cluster_sizes_ : ndarray of shape (n_clusters,)
+        Training samples per class.
+    module_ : torch.nn.Module
+        The kept network (CPU, float64, eval mode).
+    history_ : list of dict
+        Per-epoch records of the kept initialisation: ``loss``, its terms and
+        ``cluster_size_entropy``.
+    init_losses_ : ndarray of shape (n_init,)
+        Final loss of every initialisation.
+    n_iter_ : int
+        Epochs run by the kept initialisation.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    SCANClusterer : SCAN: neighbour consistency, several heads, self-labelling.
+    sklearn.cluster.KMeans : Centroid clustering.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from skssl import SelfSupervisedClassifier
+    >>> from skssl.metrics import hungarian_accuracy_score
+    >>> X, y = make_blobs(n_samples=300, centers=3, random_state=0)
+    >>> model = SelfSupervisedClassifier(n_clusters=3, n_init=2, random_state=0).fit(X)
+    >>> hungarian_accuracy_score(y, model.labels_) > 0.9
+    True
+    >>> model.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        **TorchEstimatorBase._parameter_constraints,
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "objective": [StrOptions(set(OBJECTIVES))],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "far_candidates": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [tuple],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        objective="minmax",
+        entropy_weight=2.0,
+        n_neighbors=10,
+        n_negatives=10,
+        far_candidates=1,
+        hidden_layer_sizes=(64,),
+        n_init=10,
+        max_epochs="auto",
+        batch_size="auto",
+        learning_rate=1e-2,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_clusters = n_clusters
+        self.objective = objective
+        self.entropy_weight = entropy_weight
+        self.n_neighbors = n_neighbors
+        self.n_negatives = n_negatives
+        self.far_candidates = far_candidates
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_init = n_init
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_network(self, X):
+        sizes = (X.shape[1], *self.hidden_layer_sizes)
+        encoder = mlp(sizes, activate_last=True) if self.hidden_layer_sizes else torch.nn.Identity()
+        return ClusteringNetwork(standardizer(X), encoder, [linear_head(sizes[-1], self.n_clusters)])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the classes from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency: no label reaches training.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = self._validate_fit_data(X)
+        n_samples = X.shape[0]
+        if self.n_clusters > n_samples:
+            raise ValueError(f"n_clusters={self.n_clusters} must be <= n_samples={n_samples}.")
+        n_neighbors = min(self.n_neighbors, n_samples - 1)
+        batch_size = auto_batch_size(self.batch_size, n_samples)
+        max_epochs = auto_max_epochs(self.max_epochs, n_samples)
+        warn_small_batch(min(batch_size, n_samples), self.n_clusters)
+        device, seed, seeded_block = self._fit_setup()
+        scaled = standardizer(X)(torch.tensor(X, dtype=torch.float32)).numpy()
+        neighbors = mine_neighbors(scaled, n_neighbors, random_state=seed)
+
+        best = None
+        self.init_losses_ = []
+        with seeded_block as generator:
+            data = torch.tensor(X, dtype=torch.float32, device=device)
+            neighbor_table = torch.tensor(neighbors, device=device)
+            for init in range(self.n_init):
+                network = self._build_network(X).to(device)
+                batch_loss = OBJECTIVES[self.objective](
+                    self, network, data, neighbor_table, generator
+                )
+                history, interrupted = train_module(
+                    network,
+                    batch_loss,
+                    n_samples,
+                    batch_size=batch_size,
+                    max_epochs=max_epochs,
+                    learning_rate=self.learning_rate,
+                    generator=generator,
+                    device=device,
+                    n_clusters=self.n_clusters,
+                    verbose=self.verbose,
+                    description=f"{self.objective} init {init + 1}/{self.n_init}",
+                )
+                if history:
+                    final_loss = history[-1]["loss"]
+                    self.init_losses_.append(final_loss)
+                    if best is None or final_loss < best[0]:
+                        best = (final_loss, network, history)
+                if interrupted:
+                    break
+        if best is None:
+            raise RuntimeError("fit was interrupted before one epoch finished.")
+        _, network, self.history_ = best
+        self.init_losses_ = np.asarray(self.init_losses_)
+        self.n_iter_ = len(self.history_)
+        self._finish(network)
+        self._order_clusters(X)
+        return self
+
+    def _order_clusters(self, X):
+        """Number the classes by decreasing training size, so labels_ has no gaps."""
+        counts = np.bincount(self._run(X).argmax(axis=1), minlength=self.n_clusters)
+        order = np.argsort(-counts, kind="stable")
+        self.module_.keep_head(self.module_.selected_head, self.module_.output_order[order])
+        self.labels_ = self.predict(X)
+        self.cluster_sizes_ = counts[order]
+
+    def predict_proba(self, X):
+        """Class probabilities of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+            Rows sum to 1; columns follow the class numbers of ``labels_``.
+        """
+        return self._run(self._validate_predict_data(X))
+
+    def predict(self, X):
+        """Class of each sample (the argmax of :meth:`predict_proba`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype int64
+        """
+        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    def score(self, X, y):
+        """Hungarian-matched accuracy of ``predict(X)`` against the labels ``y``.
+
+        Unlike the training loss, which depends on ``entropy_weight`` and the
+        objective, this score is comparable across hyperparameters, so
+        ``GridSearchCV`` with its default scoring selects by it. It needs labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True classes.
+
+        Returns
+        -------
+        float
+            See :func:`skssl.metrics.hungarian_accuracy_score`.
+        """
+        if y is None:
+            raise ValueError("score needs the true labels y to match classes against.")
+        return hungarian_accuracy_score(y, self.predict(X))

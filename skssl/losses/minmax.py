@@ -1,0 +1,65 @@
+"""Min-max ("SCANv2") loss for self-supervised classification."""
+
+import torch.nn.functional as F
+
+from ._common import check_nonnegative, check_positive, check_shape, entropy
+
+
+def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, eps=1e-8):
+    """Min-max loss: neighbours share a class, far samples get orthogonal ones.
+
+    With ``s`` the cosine similarity of two probability vectors and
+    ``p_bar = mean_b p_anchor[b]``::
+
+        L = mean_{b,k} (1 - s(p_anchor[b], p_neighbors[b, k]))^2
+          + mean_{b,m} s(p_anchor[b], p_far[b, m])^2
+          - entropy_weight * H(p_bar)
+
+    with ``H(p) = -sum_c p_c log p_c`` (natural log). The first two terms lie
+    in [0, 1] because probability vectors are non-negative.
+
+    Parameters
+    ----------
+    p_anchor : Tensor of shape (B, C)
+        Class probabilities of the anchors (rows sum to 1).
+    p_neighbors : Tensor of shape (B, K, C)
+        Class probabilities of K near samples (neighbours) of each anchor.
+    p_far : Tensor of shape (B, M, C)
+        Class probabilities of M far samples (negatives) of each anchor.
+    entropy_weight : float, default=1.0
+        Weight ``lambda >= 0`` of the entropy of the mean prediction. The
+        reference blog post uses 10 with log base 2 in a Keras activity
+        regulariser, which Keras divides by the batch size.
+    eps : float, default=1e-8
+        Floor of the norms in the cosine similarity and of ``p`` inside the log.
+
+    Returns
+    -------
+    loss : Tensor of shape ()
+        The loss ``L``.
+    terms : dict of str to Tensor
+        Detached components: ``"neighbor"``, ``"far"`` and ``"entropy"``
+        (``H(p_bar)``, positive).
+
+    References
+    ----------
+    Pawan, "Min-Max Loss, Self Supervised Classification" (blog post,
+    "SCANv2"), extending W. Van Gansbeke et al., "SCAN: Learning to Classify
+    Images without Labels", ECCV 2020.
+    """
+    check_nonnegative("entropy_weight", entropy_weight)
+    check_positive("eps", eps)
+    check_shape("p_anchor", p_anchor, (None, None), "(B, C)")
+    n_samples, n_classes = p_anchor.shape
+    check_shape("p_neighbors", p_neighbors, (n_samples, None, n_classes), "(B, K, C)")
+    check_shape("p_far", p_far, (n_samples, None, n_classes), "(B, M, C)")
+    if p_neighbors.shape[1] == 0 or p_far.shape[1] == 0:
+        raise ValueError("p_neighbors and p_far need at least one sample per anchor.")
+
+    anchor = p_anchor.unsqueeze(1)
+    neighbor = (1 - F.cosine_similarity(anchor, p_neighbors, dim=-1, eps=eps)).pow(2).mean()
+    far = F.cosine_similarity(anchor, p_far, dim=-1, eps=eps).pow(2).mean()
+    ent = entropy(p_anchor.mean(dim=0), eps)
+    loss = neighbor + far - entropy_weight * ent
+    terms = {"neighbor": neighbor.detach(), "far": far.detach(), "entropy": ent.detach()}
+    return loss, terms

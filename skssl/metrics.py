@@ -1,0 +1,107 @@
+"""Clustering quality against known labels, with clusters matched to classes.
+
+A clusterer's label numbers are arbitrary, so accuracy is measured after the
+one-to-one matching of clusters to classes that maximises agreement (the Hungarian
+algorithm, ``scipy.optimize.linear_sum_assignment``).
+"""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import make_scorer
+from sklearn.utils import column_or_1d
+from sklearn.utils.validation import check_consistent_length
+
+
+def _contingency(y_true, y_pred):
+    y_true = column_or_1d(y_true)
+    y_pred = column_or_1d(y_pred)
+    check_consistent_length(y_true, y_pred)
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true and y_pred are empty.")
+    classes, true_codes = np.unique(y_true, return_inverse=True)
+    clusters, pred_codes = np.unique(y_pred, return_inverse=True)
+    table = np.zeros((classes.size, clusters.size), dtype=np.int64)
+    np.add.at(table, (true_codes, pred_codes), 1)
+    return table, classes, clusters
+
+
+def _matching(table):
+    """Rows (classes) and columns (clusters) of the count-maximising one-to-one matching."""
+    return linear_sum_assignment(table, maximize=True)
+
+
+def hungarian_accuracy_score(y_true, y_pred):
+    """Accuracy after matching each predicted cluster to at most one class.
+
+    Clusters left without a class (more clusters than classes) and classes left
+    without a cluster count as errors, so over-clustering is not rewarded.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Ground-truth class labels.
+    y_pred : array-like of shape (n_samples,)
+        Cluster labels; their numbering does not matter.
+
+    Returns
+    -------
+    float
+        Matched samples divided by ``n_samples``, in [0, 1].
+
+    Examples
+    --------
+    >>> from skssl.metrics import hungarian_accuracy_score
+    >>> hungarian_accuracy_score([0, 0, 1, 1, 2], [1, 1, 0, 0, 0])
+    0.8
+    """
+    table, _, _ = _contingency(y_true, y_pred)
+    rows, cols = _matching(table)
+    return float(table[rows, cols].sum() / table.sum())
+
+
+def matched_confusion_matrix(y_true, y_pred):
+    """Confusion matrix with predicted clusters reordered to match the classes.
+
+    Column ``j`` holds the cluster matched to class ``j`` (rows are the sorted
+    classes), so a perfect clustering gives a diagonal matrix. Clusters matched to
+    no class come last, ordered by size.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+    y_pred : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    matrix : ndarray of shape (n_classes, max(n_classes, n_clusters))
+        Counts; columns of classes with no matched cluster are zero.
+    column_clusters : ndarray of shape (matrix.shape[1],)
+        The cluster label of each column, or -1 for an all-zero filler column.
+
+    Examples
+    --------
+    >>> from skssl.metrics import matched_confusion_matrix
+    >>> matrix, clusters = matched_confusion_matrix([0, 0, 1, 1], [5, 5, 3, 3])
+    >>> matrix
+    array([[2, 0],
+           [0, 2]])
+    >>> clusters
+    array([5, 3])
+    """
+    table, classes, clusters = _contingency(y_true, y_pred)
+    rows, cols = _matching(table)
+    width = max(classes.size, clusters.size)
+    matrix = np.zeros((classes.size, width), dtype=np.int64)
+    column_clusters = np.full(width, -1, dtype=clusters.dtype if clusters.dtype.kind in "iu" else object)
+    matrix[:, rows] = table[:, cols]
+    column_clusters[rows] = clusters[cols]
+    unmatched = np.setdiff1d(np.arange(clusters.size), cols)
+    unmatched = unmatched[np.argsort(-table[:, unmatched].sum(axis=0), kind="stable")]
+    matrix[:, classes.size : classes.size + unmatched.size] = table[:, unmatched]
+    column_clusters[classes.size : classes.size + unmatched.size] = clusters[unmatched]
+    return matrix, column_clusters
+
+
+#: Scorer for ``GridSearchCV(..., scoring=hungarian_scorer)``: calls the estimator's
+#: ``predict`` and scores it with :func:`hungarian_accuracy_score`.
+hungarian_scorer = make_scorer(hungarian_accuracy_score)

@@ -1,0 +1,17 @@
+"""scikit-learn's estimator checks over every public estimator, with small settings."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skssl import SelfSupervisedClassifier
+
+#: Small settings keep each check fast; the checks still fit real networks.
+FAST = dict(max_epochs=3, n_init=1, random_state=0, device="cpu")
+
+ESTIMATORS = [
+    SelfSupervisedClassifier(objective="minmax", **FAST),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
