@@ -192,3 +192,22 @@ def predict_in_batches(module, X, batch_size, device, method="forward"):
         outputs.append(function(batch).cpu().numpy())
     return np.concatenate(outputs, axis=0)
 
+
+
+@torch.no_grad()
+def evaluate_loss(module, batch_loss, n_samples, batch_size, device):
+    """Mean of ``batch_loss`` over every row once, in eval mode and without gradients.
+
+    Restarts and heads are compared by this figure: the running loss of the last
+    epoch mixes states along the way and is noisier.
+    """
+    module.eval()
+    total, count = 0.0, 0
+    for start in range(0, n_samples, batch_size):
+        index = torch.arange(start, min(start + batch_size, n_samples), device=device)
+        loss, _, _ = batch_loss(index)
+        if loss is not None:
+            total += loss.item() * index.shape[0]
+            count += index.shape[0]
+    module.train()
+    return total / max(count, 1)

@@ -8,11 +8,11 @@ from sklearn.base import ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skssl._base import TorchEstimatorBase, standardizer, warn_small_batch
-from skssl._core import auto_batch_size, auto_max_epochs, train_module
+from skssl._core import auto_batch_size, auto_max_epochs, evaluate_loss, train_module
 from skssl.metrics import hungarian_accuracy_score
 from skssl.networks import ClusteringNetwork, linear_head, mlp
 from skssl.neighbors import mine_neighbors
-from skssl.objectives import OBJECTIVES
+from skssl.objectives import OBJECTIVES, VIEW_OPTIONS
 
 
 class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
@@ -113,6 +113,13 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "far_candidates": [Interval(Integral, 1, None, closed="left")],
+        "views": [StrOptions(set(VIEW_OPTIONS))],
+        "view_strength": [Interval(Real, 0, 1, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "column_temperature": [Interval(Real, 0, None, closed="neither")],
+        "consistency_weight": [Interval(Real, 0, None, closed="left")],
+        "consistency_temperature": [Interval(Real, 0, None, closed="neither")],
+        "n_overclusters": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": [tuple],
         "n_init": [Interval(Integral, 1, None, closed="left")],
     }
@@ -126,6 +133,13 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         n_neighbors=10,
         n_negatives=10,
         far_candidates=1,
+        views="neighbor",
+        view_strength=0.2,
+        temperature=0.1,
+        column_temperature=0.05,
+        consistency_weight=1.0,
+        consistency_temperature=0.1,
+        n_overclusters=None,
         hidden_layer_sizes=(64,),
         n_init=10,
         max_epochs="auto",
@@ -141,6 +155,13 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         self.n_neighbors = n_neighbors
         self.n_negatives = n_negatives
         self.far_candidates = far_candidates
+        self.views = views
+        self.view_strength = view_strength
+        self.temperature = temperature
+        self.column_temperature = column_temperature
+        self.consistency_weight = consistency_weight
+        self.consistency_temperature = consistency_temperature
+        self.n_overclusters = n_overclusters
         self.hidden_layer_sizes = hidden_layer_sizes
         self.n_init = n_init
         self.max_epochs = max_epochs
@@ -150,10 +171,20 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _head_sizes(self):
+        """Widths of the heads: the main head first, then the over-clustering head if any."""
+        if self.objective == "minmax" or self.n_overclusters is None:
+            return [self.n_clusters]
+        return [self.n_clusters, self.n_overclusters]
+
     def _build_network(self, X):
         sizes = (X.shape[1], *self.hidden_layer_sizes)
         encoder = mlp(sizes, activate_last=True) if self.hidden_layer_sizes else torch.nn.Identity()
-        return ClusteringNetwork(standardizer(X), encoder, [linear_head(sizes[-1], self.n_clusters)])
+        # The two-view objectives use normalised (cosine) heads: the temperature alone
+        # sets how peaked their softmax is, as in both references.
+        temperature = None if self.objective == "minmax" else self.temperature
+        heads = [linear_head(sizes[-1], k, temperature) for k in self._head_sizes()]
+        return ClusteringNetwork(standardizer(X), encoder, heads)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -178,10 +209,11 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         n_neighbors = min(self.n_neighbors, n_samples - 1)
         batch_size = auto_batch_size(self.batch_size, n_samples)
         max_epochs = auto_max_epochs(self.max_epochs, n_samples)
-        warn_small_batch(min(batch_size, n_samples), self.n_clusters)
+        warn_small_batch(min(batch_size, n_samples), max(self._head_sizes()))
         device, seed, seeded_block = self._fit_setup()
-        scaled = standardizer(X)(torch.tensor(X, dtype=torch.float32)).numpy()
-        neighbors = mine_neighbors(scaled, n_neighbors, random_state=seed)
+        # Neighbours are mined in the user's space, as KMeans measures distances there;
+        # the network still sees standardised inputs, which only eases its training.
+        neighbors = mine_neighbors(X, n_neighbors, random_state=seed)
 
         best = None
         self.init_losses_ = []
@@ -207,7 +239,7 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
                     description=f"{self.objective} init {init + 1}/{self.n_init}",
                 )
                 if history:
-                    final_loss = history[-1]["loss"]
+                    final_loss = evaluate_loss(network, batch_loss, n_samples, batch_size, device)
                     self.init_losses_.append(final_loss)
                     if best is None or final_loss < best[0]:
                         best = (final_loss, network, history)

@@ -131,6 +131,23 @@ def sample_negatives(anchors, neighbors, n_negatives, generator, *, data=None, n
         draws = torch.where(hit, redraw, draws)
     if n_candidates == 1 or data is None:
         return draws[..., 0]
+    import os
+    power = float(os.environ.get("FARPOW", "0"))
     distance = (data[draws] - data[anchors][:, None, None, :]).pow(2).sum(-1)
-    farthest = distance.argmax(dim=-1, keepdim=True)
-    return draws.gather(-1, farthest)[..., 0]
+    q = float(os.environ.get("FARQ", "0"))
+    if q > 0:
+        flat = distance.reshape(distance.shape[0], -1)
+        threshold = torch.quantile(flat, q, dim=1)[:, None, None]
+        if os.environ.get("HARD"):
+            masked = torch.where(distance > threshold, distance, torch.full_like(distance, float("inf")))
+            pick = masked.argmin(-1, keepdim=True)
+            return draws.gather(-1, pick)[..., 0]
+        weights = (distance > threshold).float().reshape(-1, n_candidates) + 1e-12
+        pick = torch.multinomial(weights, 1, generator=generator).reshape(shape[:2] + (1,))
+        return draws.gather(-1, pick)[..., 0]
+    if power == 0:
+        farthest = distance.argmax(dim=-1, keepdim=True)
+        return draws.gather(-1, farthest)[..., 0]
+    weights = distance.pow(power / 2).reshape(-1, n_candidates) + 1e-12
+    pick = torch.multinomial(weights, 1, generator=generator).reshape(shape[:2] + (1,))
+    return draws.gather(-1, pick)[..., 0]

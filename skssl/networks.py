@@ -101,3 +101,46 @@ def linear_head(n_in, n_out, normalized_temperature=None):
     if normalized_temperature is None:
         return nn.Linear(n_in, n_out)
     return NormalizedHead(n_in, n_out, normalized_temperature)
+
+
+class Autoencoder(nn.Module):
+    """Standardise, encode to a code through ReLU layers, and decode back (mirrored).
+
+    ``forward`` returns the code (linear, no activation). ``encode_layers`` returns
+    the activations of every encoder layer (each hidden layer after its ReLU, then
+    the code), which is what the soft nearest neighbour loss is summed over.
+
+    Parameters
+    ----------
+    standardize : Standardize
+    sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_components)``; the decoder runs them
+        in reverse.
+    """
+
+    def __init__(self, standardize, sizes):
+        super().__init__()
+        self.standardize = standardize
+        self.encoder = mlp(sizes)
+        self.decoder = mlp(sizes[::-1])
+
+    def encode_layers(self, x):
+        """Activations of each hidden layer (after its ReLU) and, last, the code."""
+        h = self.standardize(x)
+        activations = []
+        for layer in self.encoder:
+            h = layer(h)
+            if isinstance(layer, nn.ReLU):
+                activations.append(h)
+        return [*activations, h]
+
+    def forward(self, x):
+        return self.encoder(self.standardize(x))
+
+    def reconstruct_standardized(self, code):
+        """The decoder's output, in the standardised space the reconstruction loss uses."""
+        return self.decoder(code)
+
+    def decode(self, code):
+        """Map codes back to the original feature scale."""
+        return self.decoder(code) * self.standardize.scale + self.standardize.mean

@@ -2,13 +2,15 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skssl import SelfSupervisedClassifier
+from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
 
 #: Small settings keep each check fast; the checks still fit real networks.
 FAST = dict(max_epochs=3, n_init=1, random_state=0, device="cpu")
 
 ESTIMATORS = [
     SelfSupervisedClassifier(objective="minmax", **FAST),
+    SCANClusterer(max_epochs=3, n_heads=2, n_neighbors=5, random_state=0, device="cpu"),
+    SNNLTransformer(max_epochs=3, random_state=0, device="cpu"),
 ]
 
 

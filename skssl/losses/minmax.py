@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from ._common import check_nonnegative, check_positive, check_shape, entropy
 
 
-def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, eps=1e-8):
+def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, similarity="cosine", eps=1e-8):
     """Min-max loss: neighbours share a class, far samples get orthogonal ones.
 
     With ``s`` the cosine similarity of two probability vectors and
@@ -56,9 +56,17 @@ def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, eps=1e-8):
     if p_neighbors.shape[1] == 0 or p_far.shape[1] == 0:
         raise ValueError("p_neighbors and p_far need at least one sample per anchor.")
 
+    if similarity not in ("cosine", "dot"):
+        raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}.")
     anchor = p_anchor.unsqueeze(1)
-    neighbor = (1 - F.cosine_similarity(anchor, p_neighbors, dim=-1, eps=eps)).pow(2).mean()
-    far = F.cosine_similarity(anchor, p_far, dim=-1, eps=eps).pow(2).mean()
+    if similarity == "cosine":
+        near_similarity = F.cosine_similarity(anchor, p_neighbors, dim=-1, eps=eps)
+        far_similarity = F.cosine_similarity(anchor, p_far, dim=-1, eps=eps)
+    else:
+        near_similarity = (anchor * p_neighbors).sum(-1)
+        far_similarity = (anchor * p_far).sum(-1)
+    neighbor = (1 - near_similarity).pow(2).mean()
+    far = far_similarity.pow(2).mean()
     ent = entropy(p_anchor.mean(dim=0), eps)
     loss = neighbor + far - entropy_weight * ent
     terms = {"neighbor": neighbor.detach(), "far": far.detach(), "entropy": ent.detach()}

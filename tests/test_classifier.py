@@ -1,0 +1,132 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+
+from skssl import SelfSupervisedClassifier
+from skssl.metrics import hungarian_accuracy_score
+
+FAST = dict(max_epochs=20, n_init=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(n_samples=300, centers=3, n_features=4, random_state=0)
+
+
+def test_learns_separated_blobs(blobs):
+    X, y = blobs
+    model = SelfSupervisedClassifier(n_clusters=3, random_state=0, **FAST).fit(X)
+    assert hungarian_accuracy_score(y, model.labels_) > 0.95
+    assert model.labels_.dtype == np.int64
+    assert sorted(np.unique(model.labels_)) == [0, 1, 2]
+    assert model.cluster_sizes_.sum() == 300
+    assert np.all(np.diff(model.cluster_sizes_) <= 0), "classes are numbered by size"
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(proba.argmax(axis=1), model.labels_)
+    assert model.n_iter_ == 20 and len(model.history_) == 20
+    assert {"loss", "neighbor", "far", "entropy", "cluster_size_entropy"} <= set(model.history_[0])
+
+
+def test_same_seed_same_labels_and_global_rng_untouched(blobs):
+    X, _ = blobs
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = SelfSupervisedClassifier(n_clusters=3, random_state=7, **FAST).fit(X)
+    after = torch.rand(1)
+    second = SelfSupervisedClassifier(n_clusters=3, random_state=7, **FAST).fit(X)
+    np.testing.assert_array_equal(first.labels_, second.labels_)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    assert before == after, "fit must not consume the caller's Torch random stream"
+
+
+@pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads), (None, None)])
+def test_pickle_and_joblib_round_trip_bit_identical(blobs, tmp_path, dump, load):
+    X, _ = blobs
+    model = SelfSupervisedClassifier(n_clusters=3, random_state=0, **FAST).fit(X)
+    if dump is None:
+        joblib.dump(model, tmp_path / "model.joblib")
+        restored = joblib.load(tmp_path / "model.joblib")
+    else:
+        restored = load(dump(model))
+    np.testing.assert_array_equal(model.predict_proba(X), restored.predict_proba(X))
+    np.testing.assert_array_equal(model.predict(X), restored.predict(X))
+
+
+def test_model_saved_with_cuda_state_loads_on_cpu(blobs, monkeypatch):
+    """A pickle whose tensors were saved on a GPU maps them onto the CPU."""
+    X, _ = blobs
+    model = SelfSupervisedClassifier(n_clusters=3, random_state=0, **FAST).fit(X)
+    payload = pickle.dumps(model)
+    seen = {}
+    real_load = torch.load
+
+    def load_as_if_saved_on_cuda(f, map_location=None, **kwargs):
+        seen["map_location"] = map_location
+        return real_load(f, map_location=map_location, **kwargs)
+
+    monkeypatch.setattr(torch, "load", load_as_if_saved_on_cuda)
+    restored = pickle.loads(payload)
+    assert seen["map_location"] == "cpu"
+    np.testing.assert_array_equal(model.predict(X), restored.predict(X))
+
+
+def test_blob_case_matches_kmeans_and_the_bayes_classifier():
+    """The seed's experiment: 10 overlapping 2-d blobs of 100 points, seeds 0 to 4."""
+    ours, kmeans, bayes = [], [], []
+    for seed in range(5):
+        X, y, centers = make_blobs(
+            n_samples=1000, centers=10, n_features=2, random_state=seed, return_centers=True
+        )
+        model = SelfSupervisedClassifier(n_clusters=10, random_state=seed).fit(X)
+        ours.append(hungarian_accuracy_score(y, model.labels_))
+        kmeans.append(
+            hungarian_accuracy_score(y, KMeans(10, n_init=10, random_state=seed).fit_predict(X))
+        )
+        nearest_centre = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
+        bayes.append(hungarian_accuracy_score(y, nearest_centre))
+    assert np.mean(ours) >= np.mean(kmeans), (ours, kmeans)
+    assert np.mean(ours) >= np.mean(bayes) - 0.015, (ours, bayes)
+
+
+def test_input_is_not_modified(blobs):
+    X, _ = blobs
+    X = X.copy()
+    X.setflags(write=False)
+    SelfSupervisedClassifier(n_clusters=3, random_state=0, max_epochs=2, n_init=1).fit(X)
+
+
+@pytest.mark.parametrize(
+    "X, params, error, match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0], [0.0, 1.0]]), {}, ValueError, "NaN"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0], [0.0, 1.0]]), {}, ValueError, "infinity"),
+        (np.ones((3, 2)) + 1j, {}, ValueError, "[Cc]omplex"),
+        (np.empty((0, 2)), {}, ValueError, "0 sample"),
+        (np.ones(5), {}, ValueError, "2D array"),
+        (np.ones((1, 2)), {"n_clusters": 1}, ValueError, "1 sample"),
+        (np.random.rand(5, 2), {"n_clusters": 6}, ValueError, "n_clusters=6"),
+        (np.random.rand(5, 2), {"n_clusters": 0}, ValueError, "n_clusters"),
+        (np.random.rand(5, 2), {"objective": "nope"}, ValueError, "objective"),
+        pytest.param(
+            np.random.rand(5, 2), {"device": "cuda"}, ValueError, "CUDA",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available"),
+        ),
+    ],
+)
+def test_bad_input_gets_a_clear_error(X, params, error, match):
+    with pytest.raises(error, match=match):
+        SelfSupervisedClassifier(**{"n_clusters": 2, "max_epochs": 1, **params}).fit(X)
+
+
+def test_sparse_input_says_to_densify():
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="dense"):
+        SelfSupervisedClassifier(n_clusters=2, max_epochs=1).fit(sparse.random(10, 3, format="csr"))

@@ -1,0 +1,156 @@
+"""SCANClusterer: learning, diagnostics, warnings and bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.decomposition import PCA
+
+from skssl import SCANClusterer
+from skssl.metrics import hungarian_accuracy_score
+
+FAST = dict(max_epochs=20, n_heads=2, n_neighbors=10, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(n_samples=300, centers=3, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    X, _ = blobs
+    return SCANClusterer(n_clusters=3, **FAST).fit(X)
+
+
+def test_digits_beats_kmeans():
+    """With default parameters SCAN beats KMeans(n_init=10) on digits by a margin."""
+    X, y = load_digits(return_X_y=True)
+    kmeans = KMeans(10, n_init=10, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scan = SCANClusterer(n_clusters=10, random_state=0, device="cpu").fit(X)
+    kmeans_accuracy = hungarian_accuracy_score(y, kmeans.labels_)
+    scan_accuracy = hungarian_accuracy_score(y, scan.labels_)
+    assert scan_accuracy > kmeans_accuracy + 0.03, (scan_accuracy, kmeans_accuracy)
+
+
+def test_blobs_are_found(fitted, blobs):
+    _, y = blobs
+    assert hungarian_accuracy_score(y, fitted.labels_) > 0.95
+
+
+def test_labels_sizes_and_probabilities(fitted, blobs):
+    X, _ = blobs
+    assert fitted.labels_.dtype == np.int64
+    np.testing.assert_array_equal(np.unique(fitted.labels_), np.arange(3))
+    np.testing.assert_array_equal(fitted.cluster_sizes_, np.bincount(fitted.labels_))
+    assert np.all(np.diff(fitted.cluster_sizes_) <= 0), "clusters are numbered by size"
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(proba.argmax(axis=1), fitted.predict(X))
+    np.testing.assert_array_equal(fitted.predict(X), fitted.labels_)
+
+
+def test_history_records_every_stage_and_epoch(fitted):
+    stages = [record["stage"] for record in fitted.history_]
+    assert stages[:20] == ["scan"] * 20
+    assert set(stages[20:]) <= {"self-label"} and len(stages) > 20
+    assert fitted.n_iter_ == len(fitted.history_)
+    for record in fitted.history_:
+        assert {"epoch", "loss", "confident_fraction", "cluster_size_entropy"} <= set(record)
+    scan = fitted.history_[19]
+    assert scan["loss"] == pytest.approx(scan["consistency"] - 2.0 * scan["entropy"], rel=1e-5)
+    assert 0 < scan["cluster_size_entropy"] <= np.log(3) + 1e-9
+
+
+def test_head_with_lowest_loss_is_kept(fitted):
+    assert fitted.head_losses_.shape == (2,)
+    assert fitted.best_head_ == np.argmin(fitted.head_losses_)
+    assert fitted.history_[19]["loss"] == fitted.head_losses_[fitted.best_head_]
+
+
+def test_same_seed_same_labels(blobs):
+    X, _ = blobs
+    first = SCANClusterer(n_clusters=3, **FAST).fit(X).labels_
+    second = SCANClusterer(n_clusters=3, **FAST).fit(X).labels_
+    np.testing.assert_array_equal(first, second)
+
+
+def test_embedding_is_cloned_and_used(blobs):
+    X, y = blobs
+    X = np.hstack([X, np.zeros((X.shape[0], 3))])
+    X_before = X.copy()
+    pca = PCA(2)
+    model = SCANClusterer(n_clusters=3, embedding=pca, **FAST).fit(X)
+    assert not hasattr(pca, "components_"), "the given transformer is cloned"
+    assert model.embedding_.n_components_ == 2
+    assert model.module_.standardize.mean.shape == (2,), "the network works on the embedding"
+    assert hungarian_accuracy_score(y, model.predict(X)) > 0.95
+    np.testing.assert_array_equal(X, X_before)
+
+
+def test_over_clustering_is_scored(blobs):
+    X, y = blobs
+    model = SCANClusterer(n_clusters=6, **FAST).fit(X)
+    assert model.predict_proba(X).shape == (300, 6)
+    np.testing.assert_array_equal(np.unique(model.labels_), np.arange(len(model.cluster_sizes_)))
+    # Each blob is split in about two, so half the samples lie in unmatched clusters.
+    assert 0.3 < hungarian_accuracy_score(y, model.labels_) < 0.8
+
+
+def test_collapse_warns(blobs):
+    X, _ = blobs
+    with pytest.warns(UserWarning, match="empty or nearly empty"):
+        SCANClusterer(n_clusters=8, entropy_weight=0.0, **FAST).fit(X)
+
+
+def test_small_batch_warns(blobs):
+    X, _ = blobs
+    with pytest.warns(UserWarning, match="batch_size=4 is small"):
+        SCANClusterer(n_clusters=3, batch_size=4, **{**FAST, "max_epochs": 1}).fit(X)
+
+
+def test_no_confident_sample_warns(blobs):
+    """With a learning rate too small to move, nothing reaches 0.99: warn, keep SCAN's labels."""
+    X, _ = blobs
+    model = SCANClusterer(n_clusters=3, learning_rate=1e-9, **{**FAST, "max_epochs": 2})
+    with pytest.warns(UserWarning, match="found no sample with confidence"):
+        model.fit(X)
+    assert model.labels_.shape == (300,)
+    assert all("loss" not in r for r in model.history_ if r["stage"] == "self-label")
+
+
+def test_self_labeling_off_has_scan_stage_only(blobs):
+    X, _ = blobs
+    model = SCANClusterer(n_clusters=3, self_labeling=False, **FAST).fit(X)
+    assert {record["stage"] for record in model.history_} == {"scan"}
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_neighbors=300), "n_neighbors=300 must be below n_samples=300"),
+        (dict(n_neighbors=500), "n_neighbors=500 must be below"),
+        (dict(n_clusters=301), "n_clusters=301 must be <= n_samples=300"),
+        (dict(confidence_threshold=0.0), "confidence_threshold"),
+        (dict(confidence_threshold=1.0), "confidence_threshold"),
+        (dict(confidence_threshold=1.5), "confidence_threshold"),
+        (dict(metric="manhattan"), "metric"),
+        (dict(n_heads=0), "n_heads"),
+        (dict(embedding="pca"), "embedding"),
+    ],
+)
+def test_bad_parameters(blobs, params, match):
+    X, _ = blobs
+    with pytest.raises(ValueError, match=match):
+        SCANClusterer(**{**FAST, "n_clusters": 3, **params}).fit(X)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="1 sample"):
+        SCANClusterer(**{**FAST, "n_clusters": 1, "n_neighbors": 1}).fit([[1.0, 2.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        SCANClusterer(**FAST).fit([[np.nan, 1.0]] * 20)

@@ -1,0 +1,226 @@
+"""Tests of SNNLTransformer: positives, no label leak, numerics, API and learning on digits."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skssl import SNNLTransformer
+from skssl.metrics import hungarian_accuracy_score
+from skssl.snnl import _PartnerSampler, auto_hidden_layer_sizes, positive_mask
+
+FAST = dict(max_epochs=3, random_state=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=120, centers=3, n_features=6, random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(return_X_y=True)
+
+
+# ------------------------------------------------------------- positives and batches
+def test_positive_mask_neighbours_symmetric_and_duplicates():
+    neighbors = torch.tensor([[1], [2], [0], [0]])
+    rows = torch.tensor([0, 1, 3, 0])
+    mask = positive_mask(rows, neighbors)
+    expected = torch.tensor(
+        [
+            [1, 1, 1, 1],  # 0 -> 1 is a neighbour, 3 -> 0 (symmetrised), 0 again (duplicate)
+            [1, 1, 0, 1],
+            [1, 0, 1, 1],
+            [1, 1, 1, 1],
+        ],
+        dtype=torch.bool,
+    )
+    assert torch.equal(mask, expected)
+
+
+def test_positive_mask_labels_override_neighbours_between_labelled_rows():
+    neighbors = torch.tensor([[1], [0], [0], [0]])
+    labels = torch.tensor([0, 1, 0, -1])
+    mask = positive_mask(torch.arange(4), neighbors, labels)
+    # 0 and 1 are neighbours with different known labels: not positives.
+    assert not mask[0, 1] and not mask[1, 0]
+    # 0 and 2 share a label though not neighbours (2 -> 0 is, but labels decide anyway).
+    assert mask[0, 2] and mask[2, 0]
+    # 3 is unlabelled: the neighbour rule applies (3 -> 0).
+    assert mask[3, 0] and mask[0, 3] and not mask[3, 1]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_positive_mask_matches_naive_loop(seed):
+    generator = torch.Generator().manual_seed(seed)
+    n, k = 12, 3
+    neighbors = torch.stack([torch.randperm(n, generator=generator)[:k] for _ in range(n)])
+    labels = torch.randint(-1, 3, (n,), generator=generator)
+    rows = torch.randint(n, (16,), generator=generator)  # with duplicates
+    mask = positive_mask(rows, neighbors, labels)
+    for a, i in enumerate(rows.tolist()):
+        for b, j in enumerate(rows.tolist()):
+            if labels[i] >= 0 and labels[j] >= 0:
+                expected = bool(labels[i] == labels[j])
+            else:
+                expected = i == j or j in neighbors[i].tolist() or i in neighbors[j].tolist()
+            assert bool(mask[a, b]) == expected
+
+
+def test_partners_are_neighbours_or_same_label():
+    generator = torch.Generator().manual_seed(0)
+    neighbors = torch.tensor([[1, 2], [0, 2], [0, 1], [4, 5], [3, 5], [3, 4]])
+    labels = torch.tensor([0, -1, 0, 1, -1, -1])
+    sampler = _PartnerSampler(neighbors, labels, generator)
+    index = torch.arange(6).repeat(20)
+    partners = sampler(index)
+    labelled = labels[index] >= 0
+    assert torch.equal(labels[partners[labelled]], labels[index[labelled]])
+    is_neighbour = (neighbors[index[~labelled]] == partners[~labelled, None]).any(dim=1)
+    assert is_neighbour.all()
+
+
+def test_auto_hidden_layer_sizes_scale_with_input():
+    assert auto_hidden_layer_sizes(4) == (64, 64)
+    assert auto_hidden_layer_sizes(64) == (128, 128)
+    assert auto_hidden_layer_sizes(784) == (500, 500)
+
+
+# ------------------------------------------------------------- labels: no leak, opt-in
+def test_no_label_leak_by_default(blobs):
+    X, y = blobs
+    without = SNNLTransformer(**FAST).fit_transform(X)
+    with_y = SNNLTransformer(**FAST).fit_transform(X, y)
+    assert np.array_equal(without, with_y)
+
+
+def test_supervised_uses_labels_and_minus_one_means_unlabelled(blobs):
+    X, y = blobs
+    unsupervised = SNNLTransformer(**FAST).fit_transform(X)
+    all_unlabelled = SNNLTransformer(supervised=True, **FAST).fit_transform(X, np.full(len(y), -1))
+    supervised = SNNLTransformer(supervised=True, **FAST).fit_transform(X, y)
+    assert np.array_equal(unsupervised, all_unlabelled)
+    assert not np.allclose(unsupervised, supervised)
+
+
+def test_supervised_needs_y(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="needs labels y"):
+        SNNLTransformer(supervised=True, **FAST).fit(X)
+
+
+# ------------------------------------------------------------- numerics
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("temperature", [0.01, 100.0])
+def test_finite_at_extreme_scales_and_temperatures(blobs, scale, metric, temperature):
+    X, y = blobs
+    model = SNNLTransformer(metric=metric, temperature=temperature, **FAST)
+    codes = model.fit_transform(X * scale)
+    assert np.isfinite(codes).all()
+    assert np.isfinite(model.inverse_transform(codes)).all()
+    assert all(np.isfinite(record["loss"]) for record in model.history_)
+
+
+@pytest.mark.parametrize("schedule", ["fixed", "annealed", "learned"])
+def test_temperature_schedules(blobs, schedule):
+    X, _ = blobs
+    model = SNNLTransformer(temperature=2.0, temperature_schedule=schedule, **FAST).fit(X)
+    temperatures = [record["temperature"] for record in model.history_]
+    assert np.isfinite(model.transform(X)).all()
+    if schedule == "fixed":
+        assert temperatures == [2.0] * 3
+    elif schedule == "annealed":
+        np.testing.assert_allclose(temperatures, [2.0 / (1 + e) ** 0.55 for e in range(3)])
+        assert model.temperature_ == pytest.approx(2.0 / 3**0.55)
+    else:
+        assert model.temperature_ != pytest.approx(2.0, rel=1e-6)
+        assert model.temperature_ == pytest.approx(temperatures[-1], rel=0.1)
+
+
+# ------------------------------------------------------------- API
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_dtype_and_inverse_shape(blobs, dtype):
+    X, _ = blobs
+    model = SNNLTransformer(n_components=2, **FAST).fit(X.astype(dtype))
+    codes = model.transform(X.astype(dtype))
+    assert codes.dtype == dtype and codes.shape == (len(X), 2)
+    decoded = model.inverse_transform(codes)
+    assert decoded.dtype == dtype and decoded.shape == X.shape
+    with pytest.raises(ValueError, match="n_components=2"):
+        model.inverse_transform(np.zeros((3, 5)))
+
+
+def test_inverse_transform_returns_original_scale(blobs):
+    X, _ = blobs
+    X = X * 1e3 + 5e3
+    model = SNNLTransformer(n_components=4, max_epochs=60, random_state=0, device="cpu").fit(X)
+    decoded = model.inverse_transform(model.transform(X))
+    relative_error = ((decoded - X) ** 2).mean() / X.var(axis=0).mean()
+    assert relative_error < 0.2
+
+
+def test_hidden_layer_sizes(blobs):
+    X, _ = blobs
+    linear = SNNLTransformer(hidden_layer_sizes=(), **FAST).fit(X)
+    assert linear.hidden_layer_sizes_ == () and linear.transform(X).shape == (len(X), 10)
+    with pytest.raises(ValueError, match="positive ints"):
+        SNNLTransformer(hidden_layer_sizes=(8, 0), **FAST).fit(X)
+
+
+def test_pandas_output_and_feature_names(blobs):
+    pd = pytest.importorskip("pandas")
+    X, _ = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    model = SNNLTransformer(n_components=3, **FAST).set_output(transform="pandas")
+    codes = model.fit_transform(frame)
+    names = ["snnltransformer0", "snnltransformer1", "snnltransformer2"]
+    assert list(codes.columns) == names
+    assert list(model.get_feature_names_out()) == names
+    assert list(model.feature_names_in_) == list(frame.columns)
+
+
+def test_inside_pipeline_with_kmeans(blobs):
+    X, _ = blobs
+    kmeans = KMeans(3, n_init=2, random_state=0)
+    pipe = make_pipeline(StandardScaler(), SNNLTransformer(**FAST), kmeans)
+    labels = pipe.fit_predict(X)
+    assert labels.shape == (len(X),) and set(labels) <= {0, 1, 2}
+
+
+# ------------------------------------------------------------- learning on digits
+def test_unsupervised_codes_cluster_better_than_standardised_input(digits):
+    X, y = digits
+    kmeans = KMeans(n_clusters=10, n_init=10, random_state=0)
+    baseline = hungarian_accuracy_score(y, kmeans.fit_predict(StandardScaler().fit_transform(X)))
+    codes = SNNLTransformer(random_state=0, device="cpu").fit_transform(X)
+    accuracy = hungarian_accuracy_score(y, kmeans.fit_predict(codes))
+    # Measured: 0.589 on the standardised input, 0.74 on the codes.
+    assert baseline < 0.62
+    assert accuracy > baseline + 0.08
+
+
+def test_supervised_codes_help_knn_on_held_back_rows(digits):
+    """15% of the training rows labelled, the rest -1; the test rows are never seen in fit."""
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0, stratify=y
+    )
+    X_lab, X_unlab, y_lab, _ = train_test_split(
+        X_train, y_train, train_size=0.15, random_state=0, stratify=y_train
+    )
+    scaler = StandardScaler().fit(X_train)
+    knn = KNeighborsClassifier()
+    baseline = knn.fit(scaler.transform(X_lab), y_lab).score(scaler.transform(X_test), y_test)
+    model = SNNLTransformer(supervised=True, random_state=0, device="cpu")
+    model.fit(np.vstack([X_lab, X_unlab]), np.concatenate([y_lab, np.full(len(X_unlab), -1)]))
+    accuracy = knn.fit(model.transform(X_lab), y_lab).score(model.transform(X_test), y_test)
+    # Measured: 0.896 on the standardised input, 0.907 on the codes.
+    assert accuracy > baseline
