@@ -40,7 +40,9 @@ def load(name, seed):
 def make_model(method, seed):
     if method == "KMeans":
         return KMeans(n_clusters=10, n_init=10, random_state=seed)
-    return SelfSupervisedClassifier(n_clusters=10, objective=method, random_state=seed, device="cpu")
+    return SelfSupervisedClassifier(
+        n_clusters=10, objective=method, random_state=seed, device="cpu"
+    )
 
 
 def measure(method, dataset, seeds):
@@ -58,7 +60,7 @@ def measure(method, dataset, seeds):
                 seconds,
             )
         )
-        print(f"  {dataset} seed {seed} {method}: ACC {rows[-1][0]:.3f} ({seconds:.1f} s)", flush=True)
+        print(f"  {dataset} seed {seed} {method}: ACC {rows[-1][0]:.3f} ({seconds:.1f} s)")
     return np.array(rows)
 
 

@@ -1,4 +1,8 @@
-"""Command line: ``skssl demo`` (and ``python -m skssl demo``)."""
+"""Command line: ``skssl demo`` and ``skssl cluster data.csv --n-clusters K``.
+
+Also runnable as ``python -m skssl``. Errors in the user's data end the program
+with a one-line message and exit status 2, never a traceback.
+"""
 
 import argparse
 import sys
@@ -36,6 +40,78 @@ def _demo(args):
     return 0
 
 
+class DataError(Exception):
+    """A problem with the user's CSV file, reported in one line."""
+
+
+def read_numeric_csv(path):
+    """Read a CSV file with a header row into a float array; name any bad cell."""
+    import csv
+
+    import numpy as np
+
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read {path}: {error}") from None
+    if len(rows) < 2:
+        raise DataError(f"{path} needs a header row and at least one data row.")
+    header, body = rows[0], rows[1:]
+    values = np.empty((len(body), len(header)))
+    for line, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}.")
+        for column, cell in enumerate(row):
+            if not cell.strip() or cell.strip().lower() in {"na", "nan", "null"}:
+                raise DataError(f"{path}, line {line}: missing value in column {header[column]!r}.")
+            try:
+                values[line - 2, column] = float(cell)
+            except ValueError:
+                raise DataError(
+                    f"{path}, line {line}: column {header[column]!r} is not numeric ({cell!r})."
+                ) from None
+    if not np.all(np.isfinite(values)):
+        raise DataError(f"{path}: infinite values are not allowed.")
+    return values
+
+
+def _cluster(args):
+    import numpy as np
+
+    import skssl
+
+    X = read_numeric_csv(args.data)
+    if not 1 <= args.n_clusters <= X.shape[0]:
+        raise DataError(f"--n-clusters must be between 1 and the {X.shape[0]} rows of {args.data}.")
+    make = {"scan": skssl.SCANClusterer, "ssc": skssl.SelfSupervisedClassifier}[args.estimator]
+    estimator = make(n_clusters=args.n_clusters, random_state=args.random_state, verbose=1)
+    labels = estimator.fit(X).labels_
+    if args.output:
+        np.savetxt(args.output, labels, fmt="%d", header="label", comments="")
+    else:
+        print("label")
+        print("\n".join(map(str, labels)))
+    if args.plot:
+        _save_plot(X, labels, args.plot)
+    sizes = ", ".join(map(str, estimator.cluster_sizes_))
+    print(f"{len(labels)} rows in {args.n_clusters} clusters (sizes {sizes})", file=sys.stderr)
+    return 0
+
+
+def _save_plot(X, labels, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.decomposition import PCA
+
+    from skssl.plotting import plot_embedding
+
+    points = X if X.shape[1] == 2 else PCA(n_components=2).fit_transform(X)
+    ax = plot_embedding(points, labels, title="clusters (first two principal components)")
+    ax.figure.savefig(path, dpi=120)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="skssl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,8 +119,20 @@ def main(argv=None):
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--verbose", type=int, default=0)
     demo.set_defaults(run=_demo)
+    cluster = commands.add_parser("cluster", help="cluster the rows of a numeric CSV file")
+    cluster.add_argument("data", help="CSV file with a header row and numeric columns")
+    cluster.add_argument("--n-clusters", type=int, required=True)
+    cluster.add_argument("--estimator", choices=["scan", "ssc"], default="scan")
+    cluster.add_argument("--output", help="write one label per row here (default: stdout)")
+    cluster.add_argument("--plot", help="save a 2-D scatter of the clusters (needs matplotlib)")
+    cluster.add_argument("--random-state", type=int, default=0)
+    cluster.set_defaults(run=_cluster)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (DataError, ImportError) as error:
+        print(f"skssl: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

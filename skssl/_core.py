@@ -159,7 +159,7 @@ def train_module(
                 record["cluster_size_entropy"] = entropy_of_counts(counts)
             history.append(record)
             if "loss" in record:
-                progress.set_postfix(loss=f"{record['loss']:.4f}")
+                progress.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
             if stop_early is not None and stop_early(history):
                 break
     except KeyboardInterrupt:

@@ -95,13 +95,20 @@ def neighbor_recall(found, exact):
     return hits / exact.size
 
 
-def sample_negatives(anchors, neighbors, n_negatives, generator, *, data=None, n_candidates=1):
+def sample_negatives(
+    anchors, neighbors, n_negatives, generator, *, data=None, n_candidates=0, near_fraction=0.0
+):
     """Draw ``n_negatives`` far samples per anchor from outside its neighbour list.
 
     Draws are uniform; an index that hits the anchor or one of its neighbours is
-    drawn again (twice at most: with ``k << n`` a third hit is negligible). With
-    ``data`` and ``n_candidates > 1``, each negative is the farthest of
-    ``n_candidates`` draws, biasing negatives to the far end without an O(n^2) search.
+    drawn again (twice at most: with ``k << n`` a third hit is negligible).
+
+    With ``data`` and ``n_candidates > n_negatives``, ``n_candidates`` draws are made
+    per anchor and the far samples are the ``n_negatives`` nearest draws that lie
+    beyond the ``near_fraction`` quantile of their distances. With
+    ``near_fraction = 1 / n_clusters`` this skips the points that would share the
+    anchor's class if classes were balanced and keeps the hardest of the rest, with
+    no O(n^2) search.
 
     Parameters
     ----------
@@ -111,8 +118,10 @@ def sample_negatives(anchors, neighbors, n_negatives, generator, *, data=None, n
     generator : torch.Generator
         CPU generator for the draws.
     data : Tensor of shape (n_samples, n_features), default=None
-        Points measured by Euclidean distance when ``n_candidates > 1``.
-    n_candidates : int, default=1
+        Points measured by Euclidean distance when choosing among candidates.
+    n_candidates : int, default=0
+        Draws per anchor to choose from; uniform draws when not above ``n_negatives``.
+    near_fraction : float in [0, 1), default=0.0
 
     Returns
     -------
@@ -120,34 +129,21 @@ def sample_negatives(anchors, neighbors, n_negatives, generator, *, data=None, n
     """
     n_samples = neighbors.shape[0]
     device = anchors.device
-    shape = (anchors.shape[0], n_negatives, n_candidates)
+    choose = data is not None and n_candidates > n_negatives
+    shape = (anchors.shape[0], n_candidates if choose else n_negatives)
     draws = torch.randint(n_samples, shape, generator=generator).to(device)
     excluded = torch.cat([anchors[:, None], neighbors[anchors].long()], dim=1)
     for _ in range(2):
-        hit = (draws[..., None] == excluded[:, None, None, :]).any(-1)
+        hit = (draws[..., None] == excluded[:, None, :]).any(-1)
         if not hit.any():
             break
         redraw = torch.randint(n_samples, shape, generator=generator).to(device)
         draws = torch.where(hit, redraw, draws)
-    if n_candidates == 1 or data is None:
-        return draws[..., 0]
-    import os
-    power = float(os.environ.get("FARPOW", "0"))
-    distance = (data[draws] - data[anchors][:, None, None, :]).pow(2).sum(-1)
-    q = float(os.environ.get("FARQ", "0"))
-    if q > 0:
-        flat = distance.reshape(distance.shape[0], -1)
-        threshold = torch.quantile(flat, q, dim=1)[:, None, None]
-        if os.environ.get("HARD"):
-            masked = torch.where(distance > threshold, distance, torch.full_like(distance, float("inf")))
-            pick = masked.argmin(-1, keepdim=True)
-            return draws.gather(-1, pick)[..., 0]
-        weights = (distance > threshold).float().reshape(-1, n_candidates) + 1e-12
-        pick = torch.multinomial(weights, 1, generator=generator).reshape(shape[:2] + (1,))
-        return draws.gather(-1, pick)[..., 0]
-    if power == 0:
-        farthest = distance.argmax(dim=-1, keepdim=True)
-        return draws.gather(-1, farthest)[..., 0]
-    weights = distance.pow(power / 2).reshape(-1, n_candidates) + 1e-12
-    pick = torch.multinomial(weights, 1, generator=generator).reshape(shape[:2] + (1,))
-    return draws.gather(-1, pick)[..., 0]
+    if not choose:
+        return draws
+    distance = (data[draws] - data[anchors][:, None, :]).pow(2).sum(-1)
+    threshold = torch.quantile(distance, near_fraction, dim=1, keepdim=True)
+    # Draws inside the quantile sort last; the nearest of the rest come first.
+    ranked = torch.where(distance > threshold, distance, torch.full_like(distance, torch.inf))
+    nearest_beyond = ranked.topk(n_negatives, dim=1, largest=False).indices
+    return draws.gather(1, nearest_beyond)

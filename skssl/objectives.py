@@ -15,6 +15,7 @@ from skssl.losses import (
     minmax_loss,
     self_classifier_loss,
 )
+from skssl.losses._common import entropy
 from skssl.neighbors import sample_negatives
 
 
@@ -26,14 +27,21 @@ def minmax_objective(estimator, network, data, neighbors, generator):
     def batch_loss(index):
         size = index.shape[0]
         negatives = sample_negatives(
-            index, neighbors, n_negatives, generator, data=data, n_candidates=estimator.far_candidates
+            index,
+            neighbors,
+            n_negatives,
+            generator,
+            data=data,
+            n_candidates=estimator.far_candidates,
+            near_fraction=1.0 / estimator.n_clusters,
         )
         rows = torch.cat([index, neighbors[index].reshape(-1).long(), negatives.reshape(-1)])
         proba = torch.softmax(network.all_logits(data[rows])[0][0], dim=1)
         anchor = proba[:size]
         near = proba[size : size * (1 + n_neighbors)].view(size, n_neighbors, -1)
         far = proba[size * (1 + n_neighbors) :].view(size, n_negatives, -1)
-        loss, terms = minmax_loss(anchor, near, far, entropy_weight=estimator.entropy_weight, similarity=getattr(estimator, "similarity", "cosine"))
+        loss, terms = minmax_loss(anchor, near, far, entropy_weight=estimator.entropy_weight, similarity=estimator.similarity
+        )
         return loss, terms, anchor.argmax(dim=1)
 
     return batch_loss
@@ -106,7 +114,9 @@ def self_classifier_objective(estimator, network, data, neighbors, generator):
             return None, {}, None
         head_logits, _ = _head_logits(network, draw, index)
         losses = [
-            self_classifier_loss(z_1, z_2, row_temperature=1.0, column_temperature=column_temperature)
+            self_classifier_loss(
+                z_1, z_2, row_temperature=1.0, column_temperature=column_temperature
+            )
             for z_1, z_2 in head_logits
         ]
         loss = sum(head_loss for head_loss, _ in losses)
@@ -118,8 +128,8 @@ def self_classifier_objective(estimator, network, data, neighbors, generator):
 def iic_objective(estimator, network, data, neighbors, generator):
     """Batch loss of IIC on two views (summed over the heads) plus consistency preservation.
 
-    ``L = sum_heads L_assign + consistency_weight * L_cp``, with ``L_cp`` on the
-    embeddings that feed the heads.
+    ``L = sum_heads L_assign - entropy_weight * H(mean f(x_1)) + consistency_weight * L_cp``,
+    with the entropy on the main head and ``L_cp`` on the embeddings that feed the heads.
     """
     draw = view_sampler(estimator, network, data, neighbors, generator)
 
@@ -132,11 +142,19 @@ def iic_objective(estimator, network, data, neighbors, generator):
             for z_1, z_2 in head_logits
         ]
         assignment = sum(head_loss for head_loss, _ in losses)
+        # IIC's "lamb": extra weight on the entropy of the marginal, against empty clusters.
+        marginal = torch.softmax(head_logits[0][0], dim=1).mean(dim=0)
+        marginal_entropy = entropy(marginal, 1e-8)
+        assignment = assignment - estimator.entropy_weight * marginal_entropy
         consistency, _ = consistency_preserving_loss(
             v_1, v_2, temperature=estimator.consistency_temperature
         )
         loss = assignment + estimator.consistency_weight * consistency
-        terms = {**losses[0][1], "consistency": consistency.detach()}
+        terms = {
+            **losses[0][1],
+            "marginal_entropy": marginal_entropy.detach(),
+            "consistency": consistency.detach(),
+        }
         return loss, terms, head_logits[0][0].argmax(dim=1)
 
     return batch_loss

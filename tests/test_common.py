@@ -3,12 +3,13 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
+from skssl.objectives import OBJECTIVES
 
 #: Small settings keep each check fast; the checks still fit real networks.
 FAST = dict(max_epochs=3, n_init=1, random_state=0, device="cpu")
 
 ESTIMATORS = [
-    SelfSupervisedClassifier(objective="minmax", **FAST),
+    *(SelfSupervisedClassifier(objective=objective, **FAST) for objective in OBJECTIVES),
     SCANClusterer(max_epochs=3, n_heads=2, n_neighbors=5, random_state=0, device="cpu"),
     SNNLTransformer(max_epochs=3, random_state=0, device="cpu"),
 ]

@@ -68,7 +68,8 @@ def test_grid_search_in_pipeline(blobs, n_jobs):
     X, y = blobs
     X = X * [1e3, 1e-3]  # features of very different scales, for the scaler to fix
     pipeline = make_pipeline(
-        StandardScaler(), SelfSupervisedClassifier(objective="self_classifier", random_state=0, **SMALL)
+        StandardScaler(),
+        SelfSupervisedClassifier(objective="self_classifier", random_state=0, **SMALL),
     )
     grid = {f"selfsupervisedclassifier__{name}": values for name, values in GRID.items()}
     search = GridSearchCV(pipeline, grid, scoring=hungarian_scorer, cv=2, n_jobs=n_jobs).fit(X, y)

@@ -15,11 +15,15 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
     neighbours of each anchor; this averages over anchors and neighbours,
     which equals the public code for its one neighbour per anchor.
 
+    A leading axis of H heads may be given (``p_anchor`` of shape (H, B, C)): the
+    loss and terms are then computed for every head at once, in one set of tensor
+    operations instead of a Python loop, and have shape (H,).
+
     Parameters
     ----------
-    p_anchor : Tensor of shape (B, C)
+    p_anchor : Tensor of shape (B, C) or (H, B, C)
         Class probabilities of the anchors (rows sum to 1).
-    p_neighbor : Tensor of shape (B, C) or (B, K, C)
+    p_neighbor : Tensor of shape (B, C) or (B, K, C), or (H, B, C) or (H, B, K, C)
         Class probabilities of one or K neighbours of each anchor.
     entropy_weight : float, default=5.0
         Weight ``lambda >= 0`` of the entropy term (5 in the public configs,
@@ -30,8 +34,8 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
 
     Returns
     -------
-    loss : Tensor of shape ()
-        The loss ``L``.
+    loss : Tensor of shape () or (H,)
+        The loss ``L`` (of every head).
     terms : dict of str to Tensor
         Detached components: ``"consistency"`` (the first term) and
         ``"entropy"`` (``H(p_bar)``, positive).
@@ -44,16 +48,21 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
     """
     check_nonnegative("entropy_weight", entropy_weight)
     check_positive("eps", eps)
-    check_shape("p_anchor", p_anchor, (None, None), "(B, C)")
-    n_samples, n_classes = p_anchor.shape
-    if p_neighbor.ndim == 2:
-        p_neighbor = p_neighbor.unsqueeze(1)
-    check_shape("p_neighbor", p_neighbor, (n_samples, None, n_classes), "(B, K, C)")
-    if p_neighbor.shape[1] == 0:
+    if p_anchor.ndim not in (2, 3):
+        raise ValueError(
+            f"p_anchor must have shape (B, C) or (H, B, C), got {tuple(p_anchor.shape)}."
+        )
+    heads = tuple(p_anchor.shape[:-2])
+    n_samples, n_classes = p_anchor.shape[-2:]
+    if p_neighbor.ndim == p_anchor.ndim:
+        p_neighbor = p_neighbor.unsqueeze(-2)
+    names = "(H, B, K, C)" if heads else "(B, K, C)"
+    check_shape("p_neighbor", p_neighbor, (*heads, n_samples, None, n_classes), names)
+    if p_neighbor.shape[-2] == 0:
         raise ValueError("p_neighbor needs at least one neighbour per anchor.")
 
-    dots = (p_anchor.unsqueeze(1) * p_neighbor).sum(dim=-1)
-    consistency = -dots.clamp(min=eps).log().mean()
-    ent = entropy(p_anchor.mean(dim=0), eps)
+    dots = (p_anchor.unsqueeze(-2) * p_neighbor).sum(dim=-1)
+    consistency = -dots.clamp(min=eps).log().mean(dim=(-2, -1))
+    ent = entropy(p_anchor.mean(dim=-2), eps)
     loss = consistency - entropy_weight * ent
     return loss, {"consistency": consistency.detach(), "entropy": ent.detach()}

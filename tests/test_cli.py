@@ -1,0 +1,57 @@
+"""The command line, end to end in a subprocess."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from skssl.metrics import hungarian_accuracy_score
+
+
+def run(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "skssl", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def blobs_csv(tmp_path):
+    X, y = make_blobs(n_samples=120, centers=3, n_features=3, random_state=0)
+    np.savetxt(tmp_path / "data.csv", X, delimiter=",", header="a,b,c", comments="")
+    return tmp_path / "data.csv", y
+
+
+@pytest.mark.parametrize("estimator", ["scan", "ssc"])
+def test_cluster_writes_one_label_per_row(blobs_csv, tmp_path, estimator):
+    path, y = blobs_csv
+    result = run(
+        "cluster", str(path), "--n-clusters", "3", "--estimator", estimator,
+        "--output", "labels.csv", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    labels = np.loadtxt(tmp_path / "labels.csv", skiprows=1)
+    assert labels.shape == (120,)
+    assert hungarian_accuracy_score(y, labels) > 0.95
+    assert "120 rows in 3 clusters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a,b\n1,x\n2,3\n", "column 'b' is not numeric"),
+        ("a,b\n1,\n2,3\n", "missing value in column 'b'"),
+        ("a,b\n1,2,3\n", "3 fields"),
+        (None, "cannot read"),
+    ],
+)
+def test_bad_files_get_a_one_line_error(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content)
+    result = run("cluster", str(path), "--n-clusters", "2", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

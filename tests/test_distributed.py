@@ -1,0 +1,30 @@
+"""GridSearchCV through joblib's Dask backend on a local dask.distributed cluster."""
+
+import numpy as np
+import pytest
+from joblib import parallel_backend
+from sklearn.datasets import make_blobs
+from sklearn.model_selection import GridSearchCV
+
+from skssl import SelfSupervisedClassifier
+from skssl.metrics import hungarian_scorer
+
+distributed = pytest.importorskip("distributed", reason="needs the 'distributed' extra")
+
+
+def test_grid_search_on_a_local_dask_cluster():
+    X, y = make_blobs(n_samples=150, centers=3, n_features=4, random_state=0)
+    grid = {"entropy_weight": [1.0, 2.0]}
+    estimator = SelfSupervisedClassifier(n_clusters=3, n_init=1, max_epochs=60, random_state=0)
+    local = GridSearchCV(estimator, grid, scoring=hungarian_scorer, cv=2).fit(X, y)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster,
+        distributed.Client(cluster),
+        parallel_backend("dask"),
+    ):
+        remote = GridSearchCV(estimator, grid, scoring=hungarian_scorer, cv=2, n_jobs=-1).fit(X, y)
+    # Seeded fits give the same scores wherever they run.
+    np.testing.assert_allclose(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert remote.best_score_ > 0.9
