@@ -101,16 +101,32 @@ def main(n_seeds=5):
     header = [
         f"# SCANClusterer on digits (1797 x 64, 10 classes), {n_seeds} seeds",
         "",
-        "Mean ± std over seeds 0..{}; one process, 1 Torch/OpenMP thread, CPU. UMAP's numba"
-        " compile ({:.1f} s, first call in the process) is excluded from its fit times.".format(
-            n_seeds - 1, compile_time
-        ),
+        f"Mean ± std over seeds 0..{n_seeds - 1}; one process, 1 Torch/OpenMP thread, CPU."
+        f" UMAP's numba compile ({compile_time:.1f} s, first call in the process) is excluded"
+        " from its fit times.",
         "",
         "| method | ACC (Hungarian) | NMI | ARI | fit time (s) |",
         "|---|---|---|---|---|",
     ]
     ratio = fit_times["SCAN, defaults"] / fit_times["UMAP(10, 15 nn, min_dist 0) + KMeans"]
-    footer = ["", f"Fit time of SCAN (defaults) / UMAP + KMeans: {ratio:.2f}."]
+    # SCAN on digits lands, per seed, in one of two partitions (the 1s whole, or split
+    # and merged with 8s): report the next seeds as well, to show how often.
+    held_out = range(n_seeds, 2 * n_seeds)
+    accuracies = []
+    for seed in held_out:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            labels = METHODS["SCAN, defaults"](seed).fit(X).labels_
+        accuracies.append(hungarian_accuracy_score(y, labels))
+    footer = [
+        "",
+        f"Fit time of SCAN (defaults) / UMAP + KMeans: {ratio:.2f}.",
+        "",
+        f"SCAN (defaults) on seeds {held_out.start}..{held_out.stop - 1} (seen, but not "
+        f"targeted, when choosing the defaults): ACC {np.mean(accuracies):.3f} ± "
+        f"{np.std(accuracies):.3f} "
+        f"(per seed {', '.join(f'{a:.3f}' for a in accuracies)}).",
+    ]
     table = "\n".join(header + rows + footer) + "\n"
     print(table)
     out = Path(__file__).parent / "results" / "scan_digits.md"

@@ -24,7 +24,10 @@ def _demo(args):
             candidates[name] = getattr(skssl, name)(
                 n_clusters=10, random_state=args.random_state, verbose=args.verbose
             )
-    print(f"digits: {X.shape[0]} samples, {X.shape[1]} features, 10 classes; labels used for scoring only")
+    print(
+        f"digits: {X.shape[0]} samples, {X.shape[1]} features, 10 classes "
+        "(labels are used for scoring only)"
+    )
     print(f"| {'estimator':<26} | {'ACC':>5} | {'NMI':>5} | {'ARI':>5} | {'fit s':>6} |")
     print(f"|{'-' * 28}|{'-' * 7}|{'-' * 7}|{'-' * 7}|{'-' * 8}|")
     for name, estimator in candidates.items():
@@ -36,7 +39,9 @@ def _demo(args):
             normalized_mutual_info_score(y, labels),
             adjusted_rand_score(y, labels),
         )
-        print(f"| {name:<26} | {scores[0]:.3f} | {scores[1]:.3f} | {scores[2]:.3f} | {seconds:6.1f} |")
+        print(
+            f"| {name:<26} | {scores[0]:.3f} | {scores[1]:.3f} | {scores[2]:.3f} | {seconds:6.1f} |"
+        )
     return 0
 
 
@@ -61,7 +66,9 @@ def read_numeric_csv(path):
     values = np.empty((len(body), len(header)))
     for line, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}.")
+            raise DataError(
+                f"{path}, line {line}: {len(row)} fields, the header has {len(header)}."
+            )
         for column, cell in enumerate(row):
             if not cell.strip() or cell.strip().lower() in {"na", "nan", "null"}:
                 raise DataError(f"{path}, line {line}: missing value in column {header[column]!r}.")

@@ -8,6 +8,7 @@ learning-rate schedule and Ctrl-C handling behave the same everywhere.
 import contextlib
 import copy
 import math
+import time
 import warnings
 from collections import defaultdict
 
@@ -121,8 +122,8 @@ def train_module(
     Returns
     -------
     history : list of dict
-        One record per epoch: ``stage``, ``epoch``, ``loss``, every term and,
-        with ``n_clusters``, ``cluster_size_entropy``.
+        One record per epoch: ``stage``, ``epoch``, ``seconds``, ``loss``, every
+        term and, with ``n_clusters``, ``cluster_size_entropy``.
     interrupted : bool
         True when Ctrl-C stopped the loop; the module keeps the state reached.
     """
@@ -135,6 +136,7 @@ def train_module(
     progress = tqdm(range(max_epochs), desc=description, disable=not verbose, leave=False)
     try:
         for epoch in progress:
+            started = time.perf_counter()
             order = torch.randperm(n_samples, generator=generator).to(device)
             sums = defaultdict(float)
             counts = np.zeros(n_clusters or 1, dtype=np.int64)
@@ -154,6 +156,7 @@ def train_module(
                 if n_clusters is not None and assignments is not None:
                     counts += np.bincount(assignments.cpu().numpy(), minlength=n_clusters)
             record = {"stage": description, "epoch": epoch + 1}
+            record["seconds"] = time.perf_counter() - started
             record.update({name: total / max(n_steps, 1) for name, total in sums.items()})
             if n_clusters is not None and counts.sum() > 0:
                 record["cluster_size_entropy"] = entropy_of_counts(counts)
@@ -191,7 +194,6 @@ def predict_in_batches(module, X, batch_size, device, method="forward"):
         batch = torch.tensor(X[start : start + batch_size], dtype=torch.float64, device=device)
         outputs.append(function(batch).cpu().numpy())
     return np.concatenate(outputs, axis=0)
-
 
 
 @torch.no_grad()

@@ -4,18 +4,17 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import ClusterMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skssl._base import TorchEstimatorBase, standardizer, warn_small_batch
-from skssl._core import auto_batch_size, auto_max_epochs, evaluate_loss, train_module
-from skssl.metrics import hungarian_accuracy_score
-from skssl.networks import ClusteringNetwork, linear_head, mlp
+from skssl._base import TorchClustererBase, TorchEstimatorBase, standardizer, warn_small_batch
+from skssl._core import evaluate_loss, train_module
 from skssl.neighbors import mine_neighbors
+from skssl.networks import ClusteringNetwork, linear_head, mlp_encoder
 from skssl.objectives import OBJECTIVES, VIEW_OPTIONS
 
 
-class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
+class SelfSupervisedClassifier(TorchClustererBase):
     """Classify samples into ``n_clusters`` classes learned without labels.
 
     An MLP with a softmax head is trained end to end on unlabelled data. With
@@ -111,7 +110,7 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         head is kept for prediction. None trains no auxiliary head.
     hidden_layer_sizes : tuple of int, default=(64,)
         Widths of the hidden ReLU layers before the softmax head.
-    n_init : int, default=10
+    n_init : int, default=5
         Networks trained from different initialisations; the lowest final loss wins.
     max_epochs : int or "auto", default="auto"
         Passes over the data per initialisation. ``"auto"`` means
@@ -204,7 +203,7 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         consistency_temperature=0.5,
         n_overclusters=None,
         hidden_layer_sizes=(64,),
-        n_init=10,
+        n_init=5,
         max_epochs="auto",
         batch_size="auto",
         learning_rate=1e-2,
@@ -242,12 +241,11 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         return [self.n_clusters, self.n_overclusters]
 
     def _build_network(self, X):
-        sizes = (X.shape[1], *self.hidden_layer_sizes)
-        encoder = mlp(sizes, activate_last=True) if self.hidden_layer_sizes else torch.nn.Identity()
+        encoder, width = mlp_encoder(X.shape[1], self.hidden_layer_sizes)
         # The two-view objectives use normalised (cosine) heads: the temperature alone
         # sets how peaked their softmax is, as in both references.
         temperature = None if self.objective == "minmax" else self.temperature
-        heads = [linear_head(sizes[-1], k, temperature) for k in self._head_sizes()]
+        heads = [linear_head(width, k, temperature) for k in self._head_sizes()]
         return ClusteringNetwork(standardizer(X), encoder, heads)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -268,11 +266,8 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         """
         X = self._validate_fit_data(X)
         n_samples = X.shape[0]
-        if self.n_clusters > n_samples:
-            raise ValueError(f"n_clusters={self.n_clusters} must be <= n_samples={n_samples}.")
         n_neighbors = min(self.n_neighbors, n_samples - 1)
-        batch_size = auto_batch_size(self.batch_size, n_samples)
-        max_epochs = auto_max_epochs(self.max_epochs, n_samples)
+        batch_size, max_epochs = self._schedule(n_samples)
         warn_small_batch(min(batch_size, n_samples), max(self._head_sizes()))
         device, seed, seeded_block = self._fit_setup()
         # Neighbours are mined in the user's space, as KMeans measures distances there;
@@ -317,62 +312,3 @@ class SelfSupervisedClassifier(ClusterMixin, TorchEstimatorBase):
         self._finish(network)
         self._order_clusters(X)
         return self
-
-    def _order_clusters(self, X):
-        """Number the classes by decreasing training size, so labels_ has no gaps."""
-        counts = np.bincount(self._run(X).argmax(axis=1), minlength=self.n_clusters)
-        order = np.argsort(-counts, kind="stable")
-        self.module_.keep_head(self.module_.selected_head, self.module_.output_order[order])
-        # X is already validated: predict() would validate it again and warn about
-        # feature names that the NumPy copy no longer carries.
-        self.labels_ = self._run(X).argmax(axis=1).astype(np.int64)
-        self.cluster_sizes_ = counts[order]
-
-    def predict_proba(self, X):
-        """Class probabilities of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_clusters)
-            Rows sum to 1; columns follow the class numbers of ``labels_``.
-        """
-        return self._run(self._validate_predict_data(X))
-
-    def predict(self, X):
-        """Class of each sample (the argmax of :meth:`predict_proba`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,), dtype int64
-        """
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
-
-    def score(self, X, y):
-        """Hungarian-matched accuracy of ``predict(X)`` against the labels ``y``.
-
-        Unlike the training loss, which depends on ``entropy_weight`` and the
-        objective, this score is comparable across hyperparameters, so
-        ``GridSearchCV`` with its default scoring selects by it. It needs labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            True classes.
-
-        Returns
-        -------
-        float
-            See :func:`skssl.metrics.hungarian_accuracy_score`.
-        """
-        if y is None:
-            raise ValueError("score needs the true labels y to match classes against.")
-        return hungarian_accuracy_score(y, self.predict(X))

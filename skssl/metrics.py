@@ -92,7 +92,9 @@ def matched_confusion_matrix(y_true, y_pred):
     rows, cols = _matching(table)
     width = max(classes.size, clusters.size)
     matrix = np.zeros((classes.size, width), dtype=np.int64)
-    column_clusters = np.full(width, -1, dtype=clusters.dtype if clusters.dtype.kind in "iu" else object)
+    column_clusters = np.full(
+        width, -1, dtype=clusters.dtype if clusters.dtype.kind in "iu" else object
+    )
     matrix[:, rows] = table[:, cols]
     column_clusters[rows] = clusters[cols]
     unmatched = np.setdiff1d(np.arange(clusters.size), cols)

@@ -35,6 +35,13 @@ def mlp(sizes, activate_last=False):
     return nn.Sequential(*layers)
 
 
+def mlp_encoder(n_features, hidden_layer_sizes):
+    """ReLU layers of ``hidden_layer_sizes`` (``nn.Identity`` for none) and their output width."""
+    if not hidden_layer_sizes:
+        return nn.Identity(), n_features
+    return mlp((n_features, *hidden_layer_sizes), activate_last=True), hidden_layer_sizes[-1]
+
+
 class NormalizedHead(nn.Module):
     """Normalised fully connected head: ``logits_j = (w_j / ||w_j||) . (v / ||v||) / tau``.
 

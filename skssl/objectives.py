@@ -40,7 +40,12 @@ def minmax_objective(estimator, network, data, neighbors, generator):
         anchor = proba[:size]
         near = proba[size : size * (1 + n_neighbors)].view(size, n_neighbors, -1)
         far = proba[size * (1 + n_neighbors) :].view(size, n_negatives, -1)
-        loss, terms = minmax_loss(anchor, near, far, entropy_weight=estimator.entropy_weight, similarity=estimator.similarity
+        loss, terms = minmax_loss(
+            anchor,
+            near,
+            far,
+            entropy_weight=estimator.entropy_weight,
+            similarity=estimator.similarity,
         )
         return loss, terms, anchor.argmax(dim=1)
 

@@ -16,8 +16,7 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as error:  # pragma: no cover - exercised without matplotlib
         raise ImportError(
-            "skssl.plotting needs matplotlib: install the plot extra, "
-            "pip install 'skssl[plot]'."
+            "skssl.plotting needs matplotlib: install the plot extra, pip install 'skssl[plot]'."
         ) from error
     return plt
 
@@ -147,7 +146,9 @@ def plot_embedding(X_2d, labels, *, y_true=None, ax=None, title=None, s=8):
         raise ValueError(f"X_2d must have shape (n_samples, 2), got {X_2d.shape}.")
     if ax is None:
         _, ax = plt.subplots()
-    ax.scatter(X_2d[:, 0], X_2d[:, 1], c=np.unique(labels, return_inverse=True)[1], cmap="tab10", s=s)
+    ax.scatter(
+        X_2d[:, 0], X_2d[:, 1], c=np.unique(labels, return_inverse=True)[1], cmap="tab10", s=s
+    )
     if y_true is not None:
         accuracy = hungarian_accuracy_score(y_true, labels)
         title = f"{title + ': ' if title else ''}accuracy {accuracy:.3f}"

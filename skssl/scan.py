@@ -5,22 +5,22 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import ClusterMixin, _fit_context, clone
+from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from torch.nn import functional as F
 
 from skssl._base import (
     PREDICT_BATCH_SIZE,
+    TorchClustererBase,
     TorchEstimatorBase,
     standardizer,
     warn_small_batch,
 )
-from skssl._core import auto_batch_size, auto_max_epochs, entropy_of_counts, train_module
+from skssl._core import entropy_of_counts, train_module
 from skssl.augment import gaussian_noise, neighbor_view
 from skssl.losses import scan_loss
-from skssl.metrics import hungarian_accuracy_score
 from skssl.neighbors import mine_neighbors
-from skssl.networks import ClusteringNetwork, linear_head, mlp
+from skssl.networks import ClusteringNetwork, linear_head, mlp_encoder
 
 #: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
 #: of the training samples counts as collapsed (warned about).
@@ -154,7 +154,7 @@ def self_label_objective(network, data, threshold, strong_view):
     return batch_loss
 
 
-class SCANClusterer(ClusterMixin, TorchEstimatorBase):
+class SCANClusterer(TorchClustererBase):
     """SCAN clustering: neighbours in an embedding share a class, then self-labelling.
 
     The three stages of SCAN (Van Gansbeke et al., 2020) for tabular data:
@@ -347,9 +347,8 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
         return np.asarray(self.embedding_.transform(X), dtype=np.float64)
 
     def _build_network(self, Z):
-        sizes = (Z.shape[1], *self.hidden_layer_sizes)
-        encoder = mlp(sizes, activate_last=True) if self.hidden_layer_sizes else torch.nn.Identity()
-        heads = [linear_head(sizes[-1], self.n_clusters) for _ in range(self.n_heads)]
+        encoder, width = mlp_encoder(Z.shape[1], self.hidden_layer_sizes)
+        heads = [linear_head(width, self.n_clusters) for _ in range(self.n_heads)]
         return ClusteringNetwork(standardizer(Z), encoder, heads)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -370,12 +369,9 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
         """
         X = self._validate_fit_data(X)
         n_samples = X.shape[0]
-        if self.n_clusters > n_samples:
-            raise ValueError(f"n_clusters={self.n_clusters} must be <= n_samples={n_samples}.")
         if self.n_neighbors >= n_samples:
             raise ValueError(f"n_neighbors={self.n_neighbors} must be below n_samples={n_samples}.")
-        batch_size = min(auto_batch_size(self.batch_size, n_samples), n_samples)
-        max_epochs = auto_max_epochs(self.max_epochs, n_samples)
+        batch_size, max_epochs = self._schedule(n_samples)
         warn_small_batch(batch_size, self.n_clusters)
         device, seed, seeded_block = self._fit_setup()
 
@@ -393,8 +389,8 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
             train["generator"] = generator
             data = torch.tensor(Z, dtype=torch.float32, device=device)
             network = self._build_network(Z).to(device)
-            self.history_ = self._train_scan(network, data, max_epochs, train)
-            if self.self_labeling:
+            self.history_, interrupted = self._train_scan(network, data, max_epochs, train)
+            if self.self_labeling and not interrupted:
                 self.history_ += self._self_label(network, data, max_epochs, train)
         self.n_iter_ = len(self.history_)
         self._finish(network)
@@ -403,7 +399,10 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
         return self
 
     def _train_scan(self, network, data, max_epochs, train):
-        """SCAN stage; keeps the head with the lowest exact loss. Returns its history."""
+        """SCAN stage; keeps the head with the lowest exact loss.
+
+        Returns its history and whether Ctrl-C stopped it.
+        """
         neighbors = torch.tensor(self.neighbors_, device=data.device)
         batch_loss, stats = scan_objective(
             network,
@@ -427,7 +426,7 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
             stats["steps"] = 0
             return False
 
-        history, _ = train_module(
+        history, interrupted = train_module(
             network,
             batch_loss,
             data.shape[0],
@@ -448,14 +447,16 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
         self.best_head_ = int(np.argmin(self.head_losses_))
         network.keep_head(self.best_head_, np.arange(self.n_clusters))
         names = ("loss", "consistency", "entropy", "confident_fraction", "cluster_size_entropy")
-        return [
+        history = [
             {
                 "stage": "scan",
                 "epoch": record["epoch"],
+                "seconds": record["seconds"],
                 **{name: record[f"{name}_{self.best_head_}"] for name in names},
             }
             for record in history
         ]
+        return history, interrupted
 
     def _self_label(self, network, data, max_epochs, train):
         """Self-labelling stage, until the confident set stops growing. Returns its history."""
@@ -504,15 +505,6 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
             )
         return history
 
-    def _order_clusters(self, Z):
-        """Number the clusters by decreasing training size, so labels_ has no gaps."""
-        proba = self._run(Z)
-        counts = np.bincount(proba.argmax(axis=1), minlength=self.n_clusters)
-        order = np.argsort(-counts, kind="stable")
-        self.module_.keep_head(0, self.module_.output_order[order])
-        self.labels_ = proba[:, order].argmax(axis=1).astype(np.int64)
-        self.cluster_sizes_ = counts[order]
-
     def _warn_collapse(self):
         fair_share = self.labels_.shape[0] / self.n_clusters
         collapsed = int((self.cluster_sizes_ < COLLAPSE_FRACTION * fair_share).sum())
@@ -524,48 +516,3 @@ class SCANClusterer(ClusterMixin, TorchEstimatorBase):
                 UserWarning,
                 stacklevel=4,
             )
-
-    def predict_proba(self, X):
-        """Cluster probabilities of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_clusters)
-            Rows sum to 1; columns follow the cluster numbers of ``labels_``.
-        """
-        return self._run(self._embed(self._validate_predict_data(X)))
-
-    def predict(self, X):
-        """Cluster of each sample (the argmax of :meth:`predict_proba`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,), dtype int64
-        """
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
-
-    def score(self, X, y):
-        """Hungarian-matched accuracy of ``predict(X)`` against the labels ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            True classes.
-
-        Returns
-        -------
-        float
-            See :func:`skssl.metrics.hungarian_accuracy_score`.
-        """
-        if y is None:
-            raise ValueError("score needs the true labels y to match classes against.")
-        return hungarian_accuracy_score(y, self.predict(X))

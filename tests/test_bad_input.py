@@ -40,7 +40,11 @@ ERRORS = {
     "+inf": (with_value(np.inf), ValueError, "infinity"),
     "-inf": (with_value(-np.inf), ValueError, "infinity"),
     "complex": (rng_data() + 1j, ValueError, "[Cc]omplex"),
-    "strings": (np.array([["a", "b"], ["c", "d"], ["e", "f"]], dtype=object), ValueError, "convert"),
+    "strings": (
+        np.array([["a", "b"], ["c", "d"], ["e", "f"]], dtype=object),
+        ValueError,
+        "convert",
+    ),
     "sparse": (sparse.random(40, 3, density=0.5, format="csr", random_state=0), TypeError, "dense"),
     "empty": (np.empty((0, 3)), ValueError, "0 sample"),
     "one sample": (rng_data(1), ValueError, "1 sample"),

@@ -27,8 +27,15 @@ def blobs_csv(tmp_path):
 def test_cluster_writes_one_label_per_row(blobs_csv, tmp_path, estimator):
     path, y = blobs_csv
     result = run(
-        "cluster", str(path), "--n-clusters", "3", "--estimator", estimator,
-        "--output", "labels.csv", cwd=tmp_path,
+        "cluster",
+        str(path),
+        "--n-clusters",
+        "3",
+        "--estimator",
+        estimator,
+        "--output",
+        "labels.csv",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     labels = np.loadtxt(tmp_path / "labels.csv", skiprows=1)

@@ -5,8 +5,7 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 
-import skssl.objectives
-from skssl import SelfSupervisedClassifier
+from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
 from skssl._core import auto_batch_size, auto_max_epochs, resolve_device, train_module
 
 
@@ -37,27 +36,46 @@ def test_interrupt_keeps_state_reached_and_warns():
 
     with pytest.warns(RuntimeWarning, match="interrupted"):
         history, interrupted = train_module(
-            module, batch_loss, 64, batch_size=16, max_epochs=10, learning_rate=0.1,
-            generator=torch.Generator().manual_seed(0), device=torch.device("cpu"),
+            module,
+            batch_loss,
+            64,
+            batch_size=16,
+            max_epochs=10,
+            learning_rate=0.1,
+            generator=torch.Generator().manual_seed(0),
+            device=torch.device("cpu"),
         )
     assert interrupted and len(history) == 2  # two full epochs of four steps each
 
 
-def test_ctrl_c_during_fit_leaves_a_usable_estimator(monkeypatch):
+@pytest.mark.parametrize(
+    "estimator, interrupt_at",
+    [
+        # 200 rows make one step per epoch: step 30 falls in the second initialisation.
+        (SelfSupervisedClassifier(n_clusters=3, n_init=3, max_epochs=20, random_state=0), 30),
+        (SCANClusterer(n_clusters=3, max_epochs=20, self_labeling=True, random_state=0), 10),
+        (SNNLTransformer(n_components=2, max_epochs=20, random_state=0), 10),
+    ],
+    ids=["classifier", "scan", "snnl"],
+)
+def test_ctrl_c_during_fit_leaves_a_usable_estimator(estimator, interrupt_at, monkeypatch):
     X, _ = make_blobs(n_samples=200, centers=3, random_state=0)
-    real_loss = skssl.objectives.minmax_loss
+    real_step = torch.optim.Adam.step
     calls = {"n": 0}
 
-    def interrupted_loss(*args, **kwargs):
+    def interrupted_step(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 30:  # inside the second initialisation
+        if calls["n"] == interrupt_at:
             raise KeyboardInterrupt
-        return real_loss(*args, **kwargs)
+        return real_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(skssl.objectives, "minmax_loss", interrupted_loss)
-    model = SelfSupervisedClassifier(n_clusters=3, n_init=3, max_epochs=20, random_state=0)
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupted_step)
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        model.fit(X)
-    assert len(model.init_losses_) == 2, "the finished and the interrupted initialisation"
-    proba = model.predict_proba(X)
-    assert np.all(np.isfinite(proba)) and proba.shape == (200, 3)
+        estimator.fit(X)
+    assert calls["n"] == interrupt_at, "training, self-labelling included, stopped there"
+    output = (
+        estimator.transform(X) if hasattr(estimator, "transform") else estimator.predict_proba(X)
+    )
+    assert np.all(np.isfinite(output)) and output.shape[0] == 200
+    if isinstance(estimator, SelfSupervisedClassifier):
+        assert len(estimator.init_losses_) == 2, "the finished and the interrupted initialisation"

@@ -291,5 +291,5 @@ def test_partly_supervised_codes_beat_raw_input_for_knn_on_held_back_rows(digits
     model = SNNLTransformer(supervised=True, random_state=0, device="cpu")
     model.fit(np.vstack([X_lab, X_unlab]), np.concatenate([y_lab, np.full(len(X_unlab), -1)]))
     accuracy = _knn_accuracy(model.transform(X_lab), y_lab, model.transform(X_test), y_test)
-    # Measured: 0.896 on the standardised input, 0.920 on the codes (13 of 540 rows).
+    # Measured: 0.896 on the standardised input, 0.917 on the codes (11 of 540 rows).
     assert accuracy > baseline + 0.015
