@@ -26,7 +26,8 @@ def measure(n, what):
     from sklearn.cluster import KMeans
     from sklearn.datasets import make_blobs
 
-    torch.set_num_threads(2)
+    # One thread: on 2 cores, two Torch threads ran several times slower under load.
+    torch.set_num_threads(1)
     X, y = make_blobs(n_samples=n, n_features=32, centers=10, random_state=0)
     X = X.astype(np.float32)
     start = time.perf_counter()
@@ -93,7 +94,7 @@ def main(sizes):
     (RESULTS / "scale.json").write_text(json.dumps(rows, indent=1))
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, "
-        f"{__import__('os').cpu_count()} cores; torch threads 2.",
+        f"{__import__('os').cpu_count()} cores; one Torch thread.",
         "",
         "| n | what | fit s | s per 10^4 rows | stages (s) | peak RSS MB | ACC |",
         "|---|---|---|---|---|---|---|",
