@@ -11,11 +11,12 @@ import torch
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
-#: Largest input searched exactly by ``method="auto"``. Measured on 2 cores with
-#: 32 features (benchmarks/neighbors.py): exact search takes 0.2 s at 10^4 rows and
-#: about 14 s at 10^5, against PyNNDescent's 3 s plus a 25-45 s compile per process;
-#: exact search, quadratic in n, loses from about 1.5 x 10^5 rows.
-EXACT_SEARCH_MAX_SAMPLES = 150_000
+#: Largest input searched exactly by ``method="auto"``. Measured on 2 cores with 32
+#: features (benchmarks/results/scale.md): exact Euclidean search takes 0.3 s at 10^4
+#: rows and 24 s at 10^5, and the cosine search SCAN uses several times that (most of
+#: a 95 s fit at 10^5), against PyNNDescent's 1-4 s plus an 18-45 s numba compile per
+#: process. Exact search is quadratic in n, so it stops at 5 x 10^4 rows.
+EXACT_SEARCH_MAX_SAMPLES = 50_000
 
 #: Memory (MB) for one chunk of exact distances.
 EXACT_SEARCH_WORKING_MEMORY_MB = 128
