@@ -1,11 +1,17 @@
 """Tabular views for self-supervised training.
 
 Every function is pure (its inputs are never modified) and draws its
-randomness from the ``torch.Generator`` it is given, which must live on the
-device of the data: the same generator state gives the same view.
+randomness from the ``torch.Generator`` it is given: the same generator state gives
+the same view. The draws happen on the generator's device and move to the data's,
+so a CPU generator serves data on a GPU too.
 """
 
 import torch
+
+
+def _draw(sampler, shape, generator, device, **kwargs):
+    """``sampler(shape)`` drawn on ``generator``'s device, then moved to ``device``."""
+    return sampler(*kwargs.values(), shape, generator=generator, device=generator.device).to(device)
 
 
 def _check_rate(rate):
@@ -36,7 +42,7 @@ def gaussian_noise(x, scale, feature_std, generator):
     """
     if not scale >= 0:
         raise ValueError(f"scale must be >= 0, got {scale!r}.")
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    noise = _draw(torch.randn, x.shape, generator, x.device).to(x.dtype)
     return x + scale * feature_std * noise
 
 
@@ -63,7 +69,7 @@ def feature_mask(x, rate, generator, fill=None):
         The masked copy of ``x``.
     """
     _check_rate(rate)
-    mask = torch.rand(x.shape, generator=generator, device=x.device) < rate
+    mask = _draw(torch.rand, x.shape, generator, x.device) < rate
     fill = torch.as_tensor(0.0 if fill is None else fill, dtype=x.dtype, device=x.device)
     return torch.where(mask, fill, x)
 
@@ -99,8 +105,8 @@ def scarf_corrupt(x, pool, rate, generator):
         raise ValueError(
             f"pool must have shape (M, {x.shape[-1]}) with M >= 1, got {tuple(pool.shape)}."
         )
-    mask = torch.rand(x.shape, generator=generator, device=x.device) < rate
-    rows = torch.randint(pool.shape[0], x.shape, generator=generator, device=x.device)
+    mask = _draw(torch.rand, x.shape, generator, x.device) < rate
+    rows = _draw(torch.randint, x.shape, generator, x.device, high=pool.shape[0])
     replacement = torch.gather(pool, 0, rows.to(pool.device)).to(device=x.device, dtype=x.dtype)
     return torch.where(mask, replacement, x)
 
@@ -115,7 +121,7 @@ def neighbor_view(index, neighbors, generator):
     neighbors : Tensor of shape (n, k), int32 or int64
         ``neighbors[i]`` lists the k neighbours of sample ``i``.
     generator : torch.Generator
-        Source of randomness, on the device of ``neighbors``.
+        Source of randomness.
 
     Returns
     -------
@@ -127,7 +133,34 @@ def neighbor_view(index, neighbors, generator):
             f"neighbors must have shape (n, k) with k >= 1, got {tuple(neighbors.shape)}."
         )
     index = index.to(neighbors.device)
-    column = torch.randint(
-        neighbors.shape[1], index.shape, generator=generator, device=neighbors.device
-    )
+    column = _draw(torch.randint, index.shape, generator, neighbors.device, high=neighbors.shape[1])
     return neighbors[index, column].long()
+
+
+def neighbor_corrupt(x, index, data, neighbors, rate, generator):
+    """SCARF corruption from the sample's own neighbours instead of the whole data.
+
+    Each entry is replaced with probability ``rate`` by the same feature of one of
+    the sample's mined neighbours (drawn per entry): the view stays near the
+    sample's class, where a draw from the global marginal can leave it.
+
+    Parameters
+    ----------
+    x : Tensor of shape (B, D)
+        The rows ``data[index]``, possibly already transformed.
+    index : LongTensor of shape (B,)
+    data : Tensor of shape (n, D)
+    neighbors : Tensor of shape (n, k)
+    rate : float in [0, 1)
+    generator : torch.Generator
+
+    Returns
+    -------
+    Tensor of shape (B, D)
+    """
+    _check_rate(rate)
+    mask = _draw(torch.rand, x.shape, generator, x.device) < rate
+    column = _draw(torch.randint, x.shape, generator, x.device, high=neighbors.shape[1])
+    rows = torch.gather(neighbors[index].long(), 1, column)
+    features = torch.arange(x.shape[1], device=x.device).expand_as(rows)
+    return torch.where(mask, data[rows, features], x)

@@ -17,7 +17,7 @@ from skssl._base import (
     warn_small_batch,
 )
 from skssl._core import entropy_of_counts, train_module
-from skssl.augment import gaussian_noise, neighbor_view
+from skssl.augment import gaussian_noise, neighbor_corrupt, neighbor_view
 from skssl.losses import scan_loss
 from skssl.neighbors import mine_neighbors
 from skssl.networks import ClusteringNetwork, linear_head, mlp_encoder
@@ -110,20 +110,6 @@ def full_scan_losses(network, data, neighbors, entropy_weight):
     _, parts = scan_loss(proba, proba, entropy_weight=0.0)
     loss = consistency / data.shape[0] - entropy_weight * parts["entropy"]
     return loss.cpu().numpy().astype(np.float64)
-
-
-def neighbor_corrupt(x, index, data, neighbors, rate, generator):
-    """SCARF corruption from the sample's own neighbours instead of the whole data.
-
-    Each entry is replaced with probability ``rate`` by the same feature of one of
-    the sample's mined neighbours (drawn per entry): the view stays near the
-    sample's class, where a draw from the global marginal can leave it.
-    """
-    mask = torch.rand(x.shape, generator=generator, device=x.device) < rate
-    column = torch.randint(neighbors.shape[1], x.shape, generator=generator, device=x.device)
-    rows = torch.gather(neighbors[index].long(), 1, column)
-    features = torch.arange(x.shape[1], device=x.device).expand_as(rows)
-    return torch.where(mask, data[rows, features], x)
 
 
 def self_label_objective(network, data, threshold, strong_view):
