@@ -86,7 +86,7 @@ def train_module(
     n_clusters=None,
     verbose=0,
     description="fit",
-    stop_early=None,
+    end_epoch=None,
 ):
     """Train ``module`` with Adam and a cosine learning-rate decay.
 
@@ -116,8 +116,9 @@ def train_module(
         Show a tqdm progress bar when positive.
     description : str
         Label of the progress bar and of the history records.
-    stop_early : callable, default=None
-        ``stop_early(history) -> bool`` is asked after each epoch.
+    end_epoch : callable, default=None
+        ``end_epoch(history) -> bool`` is called after each epoch, once its record is
+        in ``history`` (it may add fields to it); returning True stops training.
 
     Returns
     -------
@@ -163,7 +164,7 @@ def train_module(
             history.append(record)
             if "loss" in record:
                 progress.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-            if stop_early is not None and stop_early(history):
+            if end_epoch is not None and end_epoch(history):
                 break
     except KeyboardInterrupt:
         warnings.warn(

@@ -268,7 +268,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         n_samples = X.shape[0]
         n_neighbors = min(self.n_neighbors, n_samples - 1)
         batch_size, max_epochs = self._schedule(n_samples)
-        warn_small_batch(min(batch_size, n_samples), max(self._head_sizes()))
+        warn_small_batch(batch_size, max(self._head_sizes()))
         device, seed, seeded_block = self._fit_setup()
         # Neighbours are mined in the user's space, as KMeans measures distances there;
         # the network still sees standardised inputs, which only eases its training.

@@ -366,30 +366,33 @@ class SCANClusterer(TorchClustererBase):
         # Neighbours are mined in the space the user gives, as KMeans measures distances
         # there: rescaling axes (standardising pixels, whitening PCA components) changes
         # which samples are near, and a StandardScaler in a Pipeline does it on request.
-        space = Z
-        self.neighbors_ = mine_neighbors(
-            space, self.n_neighbors, metric=self.metric, random_state=seed
-        )
-        train = dict(batch_size=batch_size, generator=None, device=device, verbose=self.verbose)
+        self.neighbors_ = mine_neighbors(Z, self.n_neighbors, metric=self.metric, random_state=seed)
         with seeded_block as generator:
-            train["generator"] = generator
+            train = {
+                "batch_size": batch_size,
+                "generator": generator,
+                "device": device,
+                "verbose": self.verbose,
+            }
             data = torch.tensor(Z, dtype=torch.float32, device=device)
+            neighbors = torch.tensor(self.neighbors_, device=device)
             network = self._build_network(Z).to(device)
-            self.history_, interrupted = self._train_scan(network, data, max_epochs, train)
+            self.history_, interrupted = self._train_scan(
+                network, data, neighbors, max_epochs, train
+            )
             if self.self_labeling and not interrupted:
-                self.history_ += self._self_label(network, data, max_epochs, train)
+                self.history_ += self._self_label(network, data, neighbors, max_epochs, train)
         self.n_iter_ = len(self.history_)
         self._finish(network)
         self._order_clusters(Z)
         self._warn_collapse()
         return self
 
-    def _train_scan(self, network, data, max_epochs, train):
+    def _train_scan(self, network, data, neighbors, max_epochs, train):
         """SCAN stage; keeps the head with the lowest exact loss.
 
         Returns its history and whether Ctrl-C stopped it.
         """
-        neighbors = torch.tensor(self.neighbors_, device=data.device)
         batch_loss, stats = scan_objective(
             network,
             data,
@@ -399,7 +402,7 @@ class SCANClusterer(TorchClustererBase):
             self.confidence_threshold,
         )
 
-        def end_epoch(history):
+        def record_heads(history):
             # Every head's statistics are read once per epoch (one device sync).
             terms = (stats["terms"] / max(stats["steps"], 1)).cpu().numpy()
             counts = stats["counts"].cpu().numpy()
@@ -419,7 +422,7 @@ class SCANClusterer(TorchClustererBase):
             max_epochs=max_epochs,
             learning_rate=self.learning_rate,
             description="scan",
-            stop_early=end_epoch,
+            end_epoch=record_heads,
             **train,
         )
         if not history:
@@ -444,12 +447,10 @@ class SCANClusterer(TorchClustererBase):
         ]
         return history, interrupted
 
-    def _self_label(self, network, data, max_epochs, train):
+    def _self_label(self, network, data, neighbors, max_epochs, train):
         """Self-labelling stage, until the confident set stops growing. Returns its history."""
         generator = train["generator"]
         feature_std = data.std(dim=0)
-
-        neighbors = torch.tensor(self.neighbors_, device=data.device)
 
         def strong_view(x, index):
             corrupted = neighbor_corrupt(x, index, data, neighbors, 0.2, generator)
@@ -478,7 +479,7 @@ class SCANClusterer(TorchClustererBase):
             learning_rate=self.learning_rate / 10,
             n_clusters=self.n_clusters,
             description="self-label",
-            stop_early=stopped_growing,
+            end_epoch=stopped_growing,
             **train,
         )
         if all("loss" not in record for record in history):

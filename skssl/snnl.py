@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from skssl._base import TorchEstimatorBase, standardizer
 from skssl._core import train_module
+from skssl.augment import gaussian_noise
 from skssl.losses import soft_nearest_neighbor_loss
 from skssl.neighbors import mine_neighbors
 from skssl.networks import Autoencoder
@@ -350,12 +351,13 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         if self.max_epochs == "auto":
             max_epochs = min(max_epochs, MAX_AUTO_EPOCHS)
         device, seed, seeded_block = self._fit_setup()
-        scaled = standardizer(X)(torch.tensor(X, dtype=torch.float32)).numpy()
+        standardize = standardizer(X)
+        scaled = standardize(torch.tensor(X, dtype=torch.float32)).numpy()
         neighbors = mine_neighbors(scaled, min(self.n_neighbors, n_samples - 1), random_state=seed)
 
         with seeded_block as generator:
             sizes = (X.shape[1], *self.hidden_layer_sizes_, self.n_components)
-            network = Autoencoder(standardizer(X), sizes).to(device)
+            network = Autoencoder(standardize, sizes).to(device)
             log_temperature = torch.nn.Parameter(torch.tensor(math.log(temperature), device=device))
             parameters = list(network.parameters())
             if self.temperature_schedule == "learned":
@@ -363,7 +365,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbor_table = torch.tensor(neighbors, device=device).long()
             label_table = None if labels is None else torch.tensor(labels, device=device)
-            batch_loss = self._batch_loss(
+            batch_loss, count_epoch = self._batch_loss(
                 network,
                 data,
                 neighbor_table,
@@ -371,7 +373,6 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
                 _PartnerSampler(neighbor_table, label_table, generator),
                 temperature,
                 log_temperature,
-                n_batches=math.ceil(n_samples / batch_size),
                 generator=generator,
             )
             self.history_, _ = train_module(
@@ -386,6 +387,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
                 parameters=parameters,
                 verbose=self.verbose,
                 description="snnl",
+                end_epoch=count_epoch,
             )
         if not self.history_:
             raise RuntimeError("fit was interrupted before one epoch finished.")
@@ -414,12 +416,15 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         partners,
         start_temperature,
         log_temperature,
-        n_batches,
         generator,
     ):
-        """The ``batch_loss`` closure: reconstruction + weighted SNNL summed over layers."""
-        calls = [0]
-        noise_scale = self.input_noise_ * data.std(dim=0, correction=0)  # finite for 1 row
+        """The ``batch_loss`` closure (reconstruction + weighted SNNL summed over layers).
+
+        Returned with the ``end_epoch`` hook that advances its epoch, which sets an
+        annealed temperature.
+        """
+        epochs_done = [0]
+        feature_std = data.std(dim=0, correction=0)  # finite for 1 row
 
         def temperature_at(epoch):
             if self.temperature_schedule == "learned":
@@ -431,22 +436,20 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         def noisy(x):
             if self.input_noise_ == 0:
                 return x  # draws nothing, so the generator's stream is unchanged
-            # Drawn on the CPU generator, then moved (augment.gaussian_noise needs a
-            # generator on the data's device).
-            noise = torch.randn(x.shape, generator=generator).to(x.device)
-            return x + noise_scale * noise
+            return gaussian_noise(x, self.input_noise_, feature_std, generator)
+
+        def count_epoch(history):
+            epochs_done[0] = len(history)
+            return False
 
         def batch_loss(index):
-            # train_module calls this once per step, n_batches times per epoch.
-            epoch = calls[0] // n_batches
-            calls[0] += 1
             rows = torch.cat([index, partners(index)])
             x = data[rows]
             activations = network.encode_layers(noisy(x))
             reconstruction = F.mse_loss(
                 network.reconstruct_standardized(activations[-1]), network.standardize(x)
             )
-            temperature = temperature_at(epoch)
+            temperature = temperature_at(epochs_done[0])
             mask = positive_mask(rows, neighbors, labels)
             snnl = sum(
                 soft_nearest_neighbor_loss(h, mask, temperature, self.metric)[0]
@@ -463,7 +466,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
             }
             return loss, terms, None
 
-        return batch_loss
+        return batch_loss, count_epoch
 
     def transform(self, X):
         """Codes of ``X``.
