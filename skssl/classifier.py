@@ -1,5 +1,6 @@
 """SelfSupervisedClassifier: a softmax network that learns classes without labels."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -110,8 +111,11 @@ class SelfSupervisedClassifier(TorchClustererBase):
         head is kept for prediction. None trains no auxiliary head.
     hidden_layer_sizes : tuple of int, default=(64,)
         Widths of the hidden ReLU layers before the softmax head.
-    n_init : int, default=5
+    n_init : int or "auto", default="auto"
         Networks trained from different initialisations; the lowest final loss wins.
+        ``"auto"`` restarts while restarts are cheap: ``ceil(20_000 / n_samples)``
+        clipped to [1, 5], so 5 up to 4,000 samples and 1 from 20,000 on (one
+        initialisation costs about ``10**6`` sample visits from 10,000 samples on).
     max_epochs : int or "auto", default="auto"
         Passes over the data per initialisation. ``"auto"`` means
         ``min(100, max(3, ceil(10**6 / n_samples)))``.
@@ -138,13 +142,15 @@ class SelfSupervisedClassifier(TorchClustererBase):
     history_ : list of dict
         Per-epoch records of the kept initialisation: ``loss``, its terms and
         ``cluster_size_entropy``.
-    init_losses_ : ndarray of shape (n_init,)
+    init_losses_ : ndarray of shape (`n_init_`,)
         Final loss of every initialisation.
+    n_init_ : int
+        Initialisations trained (``n_init`` with ``"auto"`` resolved).
     n_iter_ : int
         Epochs run by the kept initialisation.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -182,7 +188,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         "consistency_temperature": [Interval(Real, 0, None, closed="neither")],
         "n_overclusters": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": [tuple],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -203,7 +209,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         consistency_temperature=0.5,
         n_overclusters=None,
         hidden_layer_sizes=(64,),
-        n_init=5,
+        n_init="auto",
         max_epochs="auto",
         batch_size="auto",
         learning_rate=1e-2,
@@ -274,12 +280,15 @@ class SelfSupervisedClassifier(TorchClustererBase):
         # the network still sees standardised inputs, which only eases its training.
         neighbors = mine_neighbors(X, n_neighbors, random_state=seed)
 
+        self.n_init_ = self.n_init
+        if self.n_init == "auto":
+            self.n_init_ = int(np.clip(math.ceil(20_000 / n_samples), 1, 5))
         best = None
         self.init_losses_ = []
         with seeded_block as generator:
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbor_table = torch.tensor(neighbors, device=device)
-            for init in range(self.n_init):
+            for init in range(self.n_init_):
                 network = self._build_network(X).to(device)
                 batch_loss = OBJECTIVES[self.objective](
                     self, network, data, neighbor_table, generator
@@ -295,7 +304,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
                     device=device,
                     n_clusters=self.n_clusters,
                     verbose=self.verbose,
-                    description=f"{self.objective} init {init + 1}/{self.n_init}",
+                    description=f"{self.objective} init {init + 1}/{self.n_init_}",
                 )
                 if history:
                     final_loss = evaluate_loss(network, batch_loss, n_samples, batch_size, device)

@@ -108,6 +108,14 @@ def test_beats_kmeans_on_digits():
     assert hungarian_accuracy_score(y, model.labels_) > hungarian_accuracy_score(y, kmeans) + 0.03
 
 
+@pytest.mark.parametrize("n_samples, expected", [(300, 5), (5000, 4), (25_000, 1)])
+def test_auto_n_init_restarts_while_restarts_are_cheap(n_samples, expected):
+    X, _ = make_blobs(n_samples=n_samples, centers=3, random_state=0)
+    model = SelfSupervisedClassifier(n_clusters=3, max_epochs=1, random_state=0).fit(X)
+    assert model.n_init == "auto"
+    assert model.n_init_ == expected == len(model.init_losses_)
+
+
 def test_input_is_not_modified(blobs):
     X, _ = blobs
     X = X.copy()
