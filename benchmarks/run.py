@@ -2,15 +2,15 @@
 
 Usage::
 
-    python benchmarks/run.py                       # the full default run (~15 min on 2 cores)
+    python benchmarks/run.py                       # the full default run (~10 min on 2 cores)
     python benchmarks/run.py --quick               # a smoke run: seed 0, <= 300 rows per set
     python benchmarks/run.py --datasets digits wine --methods scan kmeans --seeds 0 1
 
 Every (dataset, method) pair runs in a fresh child process (this script with ``--child``),
 on one thread (``OMP_NUM_THREADS=1`` and friends, ``torch.set_num_threads(1)``); inside it
 the seeds run one after the other. The child reports per seed the Hungarian-matched
-accuracy (``skssl.metrics``), NMI, ARI and fit time, and for the pair its peak resident
-memory (``ru_maxrss``) and its resident memory after imports and data loading.
+accuracy (``skssl.metrics``), NMI, ARI and fit time, and for each fit the process's peak
+resident memory (``VmHWM``, reset before the fit) and what the fit added to it.
 
 Writes ``benchmarks/results/suite.json`` (every per-seed record and the machine),
 ``suite.md`` (mean ± std over seeds, written by this script only) and ``suite.png``

@@ -46,6 +46,7 @@ def minmax_objective(estimator, network, data, neighbors, generator):
             far,
             entropy_weight=estimator.entropy_weight,
             similarity=estimator.similarity,
+            far_weight=estimator.far_weight,
         )
         return loss, terms, anchor.argmax(dim=1)
 

@@ -77,28 +77,40 @@ def test_model_saved_with_cuda_state_loads_on_cpu(blobs, monkeypatch):
     np.testing.assert_array_equal(model.predict(X), restored.predict(X))
 
 
-def test_blob_case_near_kmeans_and_the_bayes_classifier():
-    """The seed's experiment: 10 overlapping 2-d blobs of 100 points, seeds 0 to 4.
-
-    Measured: 0.858 mean accuracy (one initialisation) against KMeans 0.885 and the
-    nearest-true-centre (Bayes) classifier 0.884; seeds 1 and 3 hold nearly coincident
-    blobs that a neighbour-based loss cannot split as the Voronoi cells do. The
-    assertion is issue 3's floor for an objective: within 3 points of KMeans.
-    """
+def _blob_case_accuracies(**params):
+    """The seed's experiment, 10 overlapping 2-d blobs of 100 points, seeds 0 to 4:
+    mean accuracy of SelfSupervisedClassifier(**params), KMeans and the nearest-true-
+    centre (Bayes) classifier."""
     ours, kmeans, bayes = [], [], []
     for seed in range(5):
         X, y, centers = make_blobs(
             n_samples=1000, centers=10, n_features=2, random_state=seed, return_centers=True
         )
-        model = SelfSupervisedClassifier(n_clusters=10, n_init=1, random_state=seed).fit(X)
+        model = SelfSupervisedClassifier(n_clusters=10, random_state=seed, **params).fit(X)
         ours.append(hungarian_accuracy_score(y, model.labels_))
         kmeans.append(
             hungarian_accuracy_score(y, KMeans(10, n_init=10, random_state=seed).fit_predict(X))
         )
         nearest_centre = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(axis=1)
         bayes.append(hungarian_accuracy_score(y, nearest_centre))
-    assert np.mean(ours) >= np.mean(kmeans) - 0.03, (ours, kmeans)
-    assert np.mean(ours) >= np.mean(bayes) - 0.03, (ours, bayes)
+    return np.mean(ours), np.mean(kmeans), np.mean(bayes)
+
+
+def test_blob_case_near_kmeans_and_the_bayes_classifier():
+    """Measured: 0.858 mean accuracy (defaults, one initialisation) against KMeans
+    0.885 and Bayes 0.884; seeds 1 and 3 hold nearly coincident blobs that a
+    neighbour-based loss does not split as the Voronoi cells do. The assertion is
+    issue 3's floor for an objective: within 3 points of KMeans."""
+    ours, kmeans, bayes = _blob_case_accuracies(n_init=1)
+    assert ours >= kmeans - 0.03, (ours, kmeans)
+    assert ours >= bayes - 0.03, (ours, bayes)
+
+
+def test_blob_case_within_one_and_a_half_points_of_bayes_with_wide_neighbourhoods():
+    """Measured: 0.877 with 100 neighbours (one blob's size) and far_weight=3, against
+    Bayes 0.884 (KMeans 0.885, which this still does not reach)."""
+    ours, _, bayes = _blob_case_accuracies(n_init=1, n_neighbors=100, far_weight=3.0)
+    assert ours >= bayes - 0.015, (ours, bayes)
 
 
 def test_beats_kmeans_on_digits():

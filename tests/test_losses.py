@@ -54,10 +54,14 @@ def _softmax(values):
     return [e / sum(exps) for e in exps]
 
 
-def naive_minmax(pa, pn, pf, weight):
-    near = [(1 - _cosine(a, n)) ** 2 for a, row in zip(pa, pn) for n in row]
-    far = [_cosine(a, f) ** 2 for a, row in zip(pa, pf) for f in row]
-    return sum(near) / len(near) + sum(far) / len(far) - weight * _entropy(_mean_rows(pa))
+def naive_minmax(pa, pn, pf, weight, similarity="cosine", far_weight=1.0):
+    def s(a, b):
+        return _cosine(a, b) if similarity == "cosine" else sum(x * y for x, y in zip(a, b))
+
+    near = [(1 - s(a, n)) ** 2 for a, row in zip(pa, pn) for n in row]
+    far = [s(a, f) ** 2 for a, row in zip(pa, pf) for f in row]
+    mean_far = far_weight * sum(far) / len(far)
+    return sum(near) / len(near) + mean_far - weight * _entropy(_mean_rows(pa))
 
 
 def naive_scan(pa, pn, weight):
@@ -139,14 +143,18 @@ def naive_snnl(h, mask, temperature, metric):
 # ------------------------------------------------------- against naive loops
 @pytest.mark.parametrize("n, k, m, c", [(1, 1, 1, 2), (5, 3, 2, 4), (7, 2, 4, 1)])
 @pytest.mark.parametrize("weight", [0.0, 2.0])
-def test_minmax_matches_naive(n, k, m, c, weight):
+@pytest.mark.parametrize("similarity, far_weight", [("cosine", 1.0), ("dot", 1.0), ("dot", 3.0)])
+def test_minmax_matches_naive(n, k, m, c, weight, similarity, far_weight):
     pa = _randn(n, c, seed=1).softmax(-1)
     pn = _randn(n, k, c, seed=2).softmax(-1)
     pf = _randn(n, m, c, seed=3).softmax(-1)
-    loss, terms = minmax_loss(pa, pn, pf, entropy_weight=weight)
-    expected = naive_minmax(pa.tolist(), pn.tolist(), pf.tolist(), weight)
+    loss, terms = minmax_loss(
+        pa, pn, pf, entropy_weight=weight, similarity=similarity, far_weight=far_weight
+    )
+    expected = naive_minmax(pa.tolist(), pn.tolist(), pf.tolist(), weight, similarity, far_weight)
     torch.testing.assert_close(loss, torch.tensor(expected, dtype=torch.float64))
-    torch.testing.assert_close(loss, terms["neighbor"] + terms["far"] - weight * terms["entropy"])
+    terms_sum = terms["neighbor"] + far_weight * terms["far"] - weight * terms["entropy"]
+    torch.testing.assert_close(loss, terms_sum)
     assert set(terms) == {"neighbor", "far", "entropy"}
     assert all(not t.requires_grad for t in terms.values())
 
@@ -380,6 +388,7 @@ ALL_POSITIVE = torch.ones(4, 4, dtype=torch.bool)
     [
         lambda p, z: minmax_loss(p, p[:, None], p[:, None], entropy_weight=-1),
         lambda p, z: minmax_loss(p, p[:, None], p[:, None], eps=0),
+        lambda p, z: minmax_loss(p, p[:, None], p[:, None], far_weight=-1),
         lambda p, z: minmax_loss(p, p[:, None], p[:3, None]),
         lambda p, z: minmax_loss(p, p, p[:, None]),
         lambda p, z: scan_loss(p, p[:, :2]),

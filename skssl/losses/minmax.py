@@ -5,14 +5,22 @@ import torch.nn.functional as F
 from ._common import check_nonnegative, check_positive, check_shape, entropy
 
 
-def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, similarity="cosine", eps=1e-8):
+def minmax_loss(
+    p_anchor,
+    p_neighbors,
+    p_far,
+    entropy_weight=1.0,
+    similarity="cosine",
+    eps=1e-8,
+    far_weight=1.0,
+):
     """Min-max loss: neighbours share a class, far samples get orthogonal ones.
 
-    With ``s`` the cosine similarity of two probability vectors and
-    ``p_bar = mean_b p_anchor[b]``::
+    With ``s`` the cosine (or dot product) similarity of two probability vectors
+    and ``p_bar = mean_b p_anchor[b]``::
 
         L = mean_{b,k} (1 - s(p_anchor[b], p_neighbors[b, k]))^2
-          + mean_{b,m} s(p_anchor[b], p_far[b, m])^2
+          + far_weight * mean_{b,m} s(p_anchor[b], p_far[b, m])^2
           - entropy_weight * H(p_bar)
 
     with ``H(p) = -sum_c p_c log p_c`` (natural log). The first two terms lie
@@ -30,8 +38,13 @@ def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, similarity="co
         Weight ``lambda >= 0`` of the entropy of the mean prediction. The
         reference blog post uses 10 with log base 2 in a Keras activity
         regulariser, which Keras divides by the batch size.
+    similarity : {"cosine", "dot"}, default="cosine"
+        ``s``: the cosine of two probability vectors, or their dot product.
     eps : float, default=1e-8
         Floor of the norms in the cosine similarity and of ``p`` inside the log.
+    far_weight : float, default=1.0
+        Weight ``>= 0`` of the far term against the neighbour term. The reference's
+        synthetic example sums over 900 far and 10 near pairs per sample.
 
     Returns
     -------
@@ -48,6 +61,7 @@ def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, similarity="co
     Images without Labels", ECCV 2020.
     """
     check_nonnegative("entropy_weight", entropy_weight)
+    check_nonnegative("far_weight", far_weight)
     check_positive("eps", eps)
     check_shape("p_anchor", p_anchor, (None, None), "(B, C)")
     n_samples, n_classes = p_anchor.shape
@@ -68,6 +82,6 @@ def minmax_loss(p_anchor, p_neighbors, p_far, entropy_weight=1.0, similarity="co
     neighbor = (1 - near_similarity).pow(2).mean()
     far = far_similarity.pow(2).mean()
     ent = entropy(p_anchor.mean(dim=0), eps)
-    loss = neighbor + far - entropy_weight * ent
+    loss = neighbor + far_weight * far - entropy_weight * ent
     terms = {"neighbor": neighbor.detach(), "far": far.detach(), "entropy": ent.detach()}
     return loss, terms
