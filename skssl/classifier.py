@@ -291,7 +291,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
 
         self.n_init_ = self.n_init
         if self.n_init == "auto":
-            self.n_init_ = int(np.clip(math.ceil(20_000 / n_samples), 1, 5))
+            self.n_init_ = min(5, max(1, math.ceil(20_000 / n_samples)))
         best = None
         self.init_losses_ = []
         with seeded_block as generator:
