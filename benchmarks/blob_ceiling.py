@@ -37,6 +37,7 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 
 from skssl import SelfSupervisedClassifier  # noqa: E402
+from skssl._core import entropy_of_counts  # noqa: E402
 from skssl.losses import minmax_loss  # noqa: E402
 from skssl.metrics import hungarian_accuracy_score  # noqa: E402
 from skssl.neighbors import mine_neighbors, sample_negatives  # noqa: E402
@@ -127,11 +128,6 @@ def hard_minmax_loss(X, labels, model, neighbors, n_passes=20):
     return float(np.mean(losses))
 
 
-def size_entropy(sizes):
-    p = sizes[sizes > 0] / sizes.sum()
-    return -(p * np.log(p)).sum()
-
-
 def local_search(labels, neighbors, entropy_weight, far_weight, seed=0):
     """Greedy single-sample moves on the hard loss until none lowers it."""
     labels = labels.copy()
@@ -158,7 +154,7 @@ def local_search(labels, neighbors, entropy_weight, far_weight, seed=0):
                 after[target] += 1
                 change = (
                     (affinity[current] - affinity[target]) / (n * k)
-                    - entropy_weight * (size_entropy(after) - size_entropy(sizes))
+                    - entropy_weight * (entropy_of_counts(after) - entropy_of_counts(sizes))
                     + far_weight * ((after**2).sum() - (sizes**2).sum()) / n**2
                 )
                 if change < best_change:
