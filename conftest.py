@@ -1,6 +1,10 @@
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# scikit-learn's check_array_api_input runs only with SciPy's array API support on
+# (it checks that NumPy inputs give the same results with dispatch enabled); without
+# it the check skips itself. It must be set before SciPy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import torch  # noqa: E402
 

@@ -24,8 +24,8 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from skssl import SelfSupervisedClassifier
+from skssl._objectives import OBJECTIVES
 from skssl.metrics import hungarian_accuracy_score
-from skssl.objectives import OBJECTIVES
 
 RESULTS = Path(__file__).parent / "results" / "objectives.md"
 DATASETS = {"digits": [0, 1, 2], "blobs": [0, 1, 2, 3, 4]}

@@ -15,6 +15,7 @@ docs/reproducibility.rst reports what it saw.
 - Persistence: ``pickle`` and ``joblib`` round trips predict bit-identical probabilities.
 """
 
+import argparse
 import io
 import os
 import pickle
@@ -33,12 +34,12 @@ def estimators():
 
     return {
         "SelfSupervisedClassifier": SelfSupervisedClassifier(
-            n_clusters=10, n_init=2, max_epochs=20, random_state=0
+            n_clusters=10, n_init=2, max_iter=20, random_state=0
         ),
         "SCANClusterer (self-labelling)": SCANClusterer(
-            n_clusters=10, max_epochs=20, self_labeling=True, random_state=0
+            n_clusters=10, max_iter=20, self_labeling=True, random_state=0
         ),
-        "SNNLTransformer": SNNLTransformer(n_components=2, max_epochs=20, random_state=0),
+        "SNNLTransformer": SNNLTransformer(n_components=2, max_iter=20, random_state=0),
     }
 
 
@@ -63,14 +64,16 @@ def fit_all(n_threads, path):
     import torch
     from sklearn.datasets import make_blobs
 
-    from skssl.neighbors import mine_neighbors
+    from skssl._neighbors import mine_neighbors
 
     torch.set_num_threads(n_threads)
     X, _ = digits()
     arrays = {}
     for name, model in estimators().items():
         model.fit(X)
-        output = model.transform(X) if hasattr(model, "transform") else model.predict_proba(X)
+        # The clusterers' probabilities; the transformer's codes.
+        method = "predict_proba" if hasattr(model, "predict_proba") else "transform"
+        output = getattr(model, method)(X)
         if hasattr(model, "labels_"):
             arrays[f"{name}/labels"] = model.labels_
         arrays[f"{name}/output"] = output
@@ -98,8 +101,8 @@ def compare(key, a, b):
     """'identical', or how far apart two results are."""
     import numpy as np
 
+    from skssl._neighbors import neighbor_recall
     from skssl.metrics import hungarian_accuracy_score
-    from skssl.neighbors import neighbor_recall
 
     if np.array_equal(a, b):
         return "identical"
@@ -124,7 +127,7 @@ def grid_search_scores():
 
     torch.set_num_threads(1)
     X, y = make_blobs(n_samples=600, centers=5, n_features=8, cluster_std=2.0, random_state=0)
-    model = SelfSupervisedClassifier(n_clusters=5, n_init=1, max_epochs=20, random_state=0)
+    model = SelfSupervisedClassifier(n_clusters=5, n_init=1, max_iter=20, random_state=0)
     grid = {"entropy_weight": [1.0, 2.0], "n_neighbors": [5, 10]}
 
     def scores(search):
@@ -156,7 +159,7 @@ def round_trips():
     identical = {}
     for name, model in estimators().items():
         model.fit(X)
-        method = "transform" if hasattr(model, "transform") else "predict_proba"
+        method = "predict_proba" if hasattr(model, "predict_proba") else "transform"
         expected = getattr(model, method)(X)
         buffer = io.BytesIO()
         joblib.dump(model, buffer)
@@ -224,7 +227,11 @@ def main():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--fit"]:
-        fit_all(int(sys.argv[2]), sys.argv[3])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # Internal: the fresh child process that fits with N_THREADS and saves to PATH.
+    parser.add_argument("--fit", nargs=2, metavar=("N_THREADS", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.fit:
+        fit_all(int(args.fit[0]), args.fit[1])
     else:
         main()

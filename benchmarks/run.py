@@ -2,9 +2,23 @@
 
 Usage::
 
-    python benchmarks/run.py                       # the full default run (~10 min on 2 cores)
+    python benchmarks/run.py                       # the full default run (30-45 min)
     python benchmarks/run.py --quick               # a smoke run: seed 0, <= 300 rows per set
     python benchmarks/run.py --datasets digits wine --methods scan kmeans --seeds 0 1
+
+    # Fashion-MNIST (70000 x 784) is not in the default run: a separate, longer run
+    # (an estimated 1-2 h; minutes per fit) with its own output files:
+    python benchmarks/run.py --datasets fashion_mnist --timeout 7200 \
+        --output benchmarks/results/suite_fashion_mnist
+
+The data sets (``benchmarks/datasets.py``): digits, wine, breast_cancer, blobs, usps,
+pendigits (the default run) and fashion_mnist (only when named in ``--datasets``). usps
+and pendigits are read from ``../shared/data`` beside the repository (or ``$SKSSL_DATA``),
+Fashion-MNIST from ``/usr/share/datasets/fashion-mnist``; each is fetched from OpenML
+when its local file is missing. The methods: skssl's estimators with their defaults,
+KMeans on the raw and on the standardised input (the better of the two is the baseline
+to beat), GaussianMixture, UMAP + KMeans, UMAP + GMM, and the classic peers spectral,
+agglomerative and HDBSCAN on the data sets where they are cheap (``MAX_ROWS``).
 
 Every (dataset, method) pair runs in a fresh child process (this script with ``--child``),
 on one thread (``OMP_NUM_THREADS=1`` and friends, ``torch.set_num_threads(1)``); inside it
@@ -13,9 +27,10 @@ accuracy (``skssl.metrics``), NMI, ARI and fit time, and for each fit the proces
 resident memory (``VmHWM``, reset before the fit) and what the fit added to it.
 
 Writes ``benchmarks/results/suite.json`` (every per-seed record and the machine),
-``suite.md`` (mean ± std over seeds, written by this script only) and ``suite.png``
-(accuracy against fit time). ``--quick`` writes ``suite_quick.*`` instead, so a smoke run
-never overwrites the measured results. Needs umap-learn and matplotlib (the ``bench`` extra).
+``suite.md`` (scores' mean ± std and fit time's median over seeds, written by this
+script only) and ``suite.png`` (accuracy against fit time). ``--quick`` writes
+``suite_quick.*`` instead, so a smoke run never overwrites the measured results. Needs
+umap-learn and matplotlib (the ``bench`` extra).
 """
 
 import argparse
@@ -43,22 +58,45 @@ for _variable in THREAD_VARIABLES:  # before numpy / torch / numba are imported
 import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DATASETS_MODULE = Path(__file__).resolve().parent / "datasets.py"
 CHILD_MARK = "SUITE-RESULT "
 
-#: name -> (description with preprocessing, default seeds)
+#: name -> (description with preprocessing, default seeds, rows); see datasets.py
 DATASETS = {
-    "digits": ("sklearn load_digits (1797 x 64, 10 classes), raw pixel values", (0, 1, 2)),
+    "digits": ("sklearn load_digits (1797 x 64, 10 classes), raw pixel values", (0, 1, 2), 1797),
     "blobs": (
         "make_blobs(n_samples=1000, centers=10, n_features=2, random_state=seed): "
         "the data changes with the seed",
         (0, 1, 2, 3, 4),
+        1000,
     ),
-    "wine": ("sklearn load_wine (178 x 13, 3 classes), StandardScaler", (0, 1, 2)),
+    "wine": ("sklearn load_wine (178 x 13, 3 classes), StandardScaler", (0, 1, 2), 178),
     "breast_cancer": (
         "sklearn load_breast_cancer (569 x 30, 2 classes), StandardScaler",
         (0, 1, 2),
+        569,
+    ),
+    "usps": (
+        "USPS handwritten digits (9298 x 256, 10 classes; 7291 train then 2007 test rows), "
+        "raw grey levels in [0, 2] (`shared/data/usps.npz`)",
+        (0, 1, 2),
+        9298,
+    ),
+    "pendigits": (
+        "UCI pen-based handwritten digits (10992 x 16, 10 classes; train then test rows), "
+        "raw coordinates 0..100 (`shared/data/pendigits.npz`)",
+        (0, 1, 2),
+        10992,
+    ),
+    "fashion_mnist": (
+        "Fashion-MNIST (70000 x 784, 10 classes; train then test rows), pixels scaled to "
+        "[0, 1] (Debian dataset-fashion-mnist idx files)",
+        (0, 1, 2),
+        70000,
     ),
 }
+#: the data sets of a run without --datasets: Fashion-MNIST only when asked for
+DEFAULT_DATASETS = [name for name in DATASETS if name != "fashion_mnist"]
 
 #: key -> label in the tables; the factories are in make_model.
 METHODS = {
@@ -68,37 +106,74 @@ METHODS = {
     "ssc-iic": "SelfSupervisedClassifier(objective='iic')",
     "snnl-kmeans": "SNNLTransformer() + KMeans(n_init=10)",
     "kmeans": "KMeans(n_init=10)",
-    "gmm": "GaussianMixture (full)",
+    "kmeans-std": "StandardScaler() + KMeans(n_init=10)",
+    "gmm": "GaussianMixture (full; diag on > 100 features)",
     "spectral": "SpectralClustering (nearest_neighbors)",
     "agglomerative": "AgglomerativeClustering (ward)",
     "hdbscan": "HDBSCAN(copy=True) (noise = own label)",
-    "umap-kmeans": "UMAP(10 dims, 15 nn, min_dist 0) + KMeans(n_init=10)",
+    "umap-kmeans": "UMAP() + KMeans(n_init=10)",
+    "umap-gmm": "UMAP() + GaussianMixture (full)",
 }
 SKSSL_METHODS = {"scan", "ssc-minmax", "ssc-self-classifier", "ssc-iic", "snnl-kmeans"}
+#: the fit-time column divides by this method's median fit time on the same data set
+REFERENCE_METHOD = "umap-kmeans"
+#: method -> the most rows it runs on; larger data sets skip it (too slow or too big:
+#: spectral takes minutes on 10^4 rows; ward's distance matrix on Fashion-MNIST's 70000
+#: rows is 20 GB; HDBSCAN takes 25 s on USPS's 9298 x 256, n^2 d: an hour on 70000 x 784)
+MAX_ROWS = {"spectral": 2999, "agglomerative": 20000, "hdbscan": 20000}
+#: GaussianMixture uses covariance_type="diag" above this many features
+GMM_FULL_MAX_FEATURES = 100
 QUICK_ROWS = 300
+
+#: published (or otherwise run) deep clustering results: dataset -> (method, ACC, NMI, source)
+PUBLISHED = {
+    "digits": [
+        ("DEC", 0.711, None, "ClustPy's DEC, run on sklearn digits by an earlier session"),
+        ("IDEC", 0.791, None, "ClustPy's IDEC, run on sklearn digits by an earlier session"),
+        ("N2D", 0.865, None, "ClustPy's N2D, run on sklearn digits by an earlier session"),
+    ],
+    "usps": [
+        ("DEC (DEC-keras)", 0.76, None, "DEC-keras"),
+        ("N2D (autoencoder + UMAP + GMM)", 0.95, 0.901, "N2D paper; ACC about 0.95"),
+    ],
+    "pendigits": [("N2D", 0.885, None, "N2D paper")],
+    "fashion_mnist": [
+        ("DEC (DEC-keras)", 0.62, None, "DEC-keras"),
+        ("N2D", 0.672, None, "N2D paper"),
+    ],
+}
+#: published KMeans accuracies on the same sets (shared/data/README.md)
+PUBLISHED_KMEANS = {"usps": 0.668, "pendigits": 0.67, "fashion_mnist": 0.476}
+
+
+def effective_rows(dataset, max_rows=None):
+    """The rows a job on ``dataset`` fits (after ``--quick``'s subsampling)."""
+    rows = DATASETS[dataset][2]
+    return rows if max_rows is None else min(rows, max_rows)
+
+
+def skip_reason(dataset, method, max_rows=None):
+    """Why ``method`` does not run on ``dataset``, or None where it runs."""
+    limit = MAX_ROWS.get(method)
+    rows = effective_rows(dataset, max_rows)
+    if limit is not None and rows > limit:
+        return f"skipped: {rows} rows, runs on at most {limit}"
+    return None
 
 
 # ----------------------------------------------------------------------------- child side
 
 
 def load(dataset, seed, max_rows=None):
-    """The data of one seed; wine and breast_cancer standardised, the others raw."""
-    from sklearn import datasets
-    from sklearn.preprocessing import StandardScaler
+    """The data of one seed (``benchmarks/datasets.py``), subsampled to ``max_rows``."""
+    import importlib.util
 
-    if dataset == "digits":
-        X, y = datasets.load_digits(return_X_y=True)
-    elif dataset == "blobs":
-        X, y = datasets.make_blobs(n_samples=1000, centers=10, n_features=2, random_state=seed)
-    elif dataset == "wine":
-        X, y = datasets.load_wine(return_X_y=True)
-    elif dataset == "breast_cancer":
-        X, y = datasets.load_breast_cancer(return_X_y=True)
-    else:
-        raise ValueError(f"unknown dataset {dataset!r}")
-    if dataset in ("wine", "breast_cancer"):
-        # The same preprocessing for every method, done once outside the estimators.
-        X = StandardScaler().fit_transform(X)
+    # By path: "datasets" alone could import another package of that name.
+    spec = importlib.util.spec_from_file_location("skssl_benchmark_datasets", DATASETS_MODULE)
+    datasets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(datasets)
+    # The same preprocessing for every method, done once outside the estimators.
+    X, y = datasets.load(dataset, seed=seed)
     if max_rows is not None and len(y) > max_rows:
         from sklearn.model_selection import train_test_split
 
@@ -106,7 +181,7 @@ def load(dataset, seed, max_rows=None):
     return X, y
 
 
-def make_model(method, n_clusters, seed):
+def make_model(method, n_clusters, seed, n_features=None):
     if method in SKSSL_METHODS:
         import torch
 
@@ -120,6 +195,7 @@ def make_model(method, n_clusters, seed):
     )
     from sklearn.mixture import GaussianMixture
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     if method == "scan":
         return SCANClusterer(n_clusters, random_state=seed)
@@ -135,21 +211,27 @@ def make_model(method, n_clusters, seed):
         )
     if method == "kmeans":
         return KMeans(n_clusters, n_init=10, random_state=seed)
+    if method == "kmeans-std":
+        return make_pipeline(StandardScaler(), KMeans(n_clusters, n_init=10, random_state=seed))
     if method == "gmm":
-        return GaussianMixture(n_clusters, random_state=seed)
+        # Full covariance on 784 features is infeasible (and singular on constant pixels).
+        full = n_features is None or n_features <= GMM_FULL_MAX_FEATURES
+        covariance = "full" if full else "diag"
+        return GaussianMixture(n_clusters, covariance_type=covariance, random_state=seed)
     if method == "spectral":
         return SpectralClustering(n_clusters, affinity="nearest_neighbors", random_state=seed)
     if method == "agglomerative":
         return AgglomerativeClustering(n_clusters, linkage="ward")
     if method == "hdbscan":
         return HDBSCAN(copy=True)  # never writes into X (the default changes in 1.10)
-    if method == "umap-kmeans":
-        from umap import UMAP
+    if method in ("umap-kmeans", "umap-gmm"):
+        from umap import UMAP  # its defaults: 2 components, 15 neighbours, min_dist 0.1
 
-        return make_pipeline(
-            UMAP(n_components=10, n_neighbors=15, min_dist=0.0, random_state=seed),
-            KMeans(n_clusters, n_init=10, random_state=seed),
-        )
+        if method == "umap-kmeans":
+            last = KMeans(n_clusters, n_init=10, random_state=seed)
+        else:
+            last = GaussianMixture(n_clusters, random_state=seed)
+        return make_pipeline(UMAP(random_state=seed), last)
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -226,8 +308,8 @@ def run_child(job):
 
     dataset, method, seeds = job["dataset"], job["method"], job["seeds"]
     X, y = load(dataset, seeds[0], job["max_rows"])
-    n_clusters = int(np.unique(y).size)
-    make_model(method, n_clusters, seeds[0])  # imports everything the method needs
+    n_clusters, n_features = int(np.unique(y).size), int(X.shape[1])
+    make_model(method, n_clusters, seeds[0], n_features)  # imports everything the method needs
     # The first fit in a process pays one-off costs: numba compiles UMAP's code (seconds),
     # Torch initialises its kernels (~0.7 s and ~90 MB here). Pay them on 100 rows before
     # the timed fits, as a user fitting many models would once; the time is reported apart.
@@ -235,7 +317,7 @@ def run_child(job):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        make_model(method, n_clusters, 0).fit(X[sample])
+        make_model(method, n_clusters, 0, n_features).fit(X[sample])
     warmup_seconds = time.perf_counter() - start
     torch_threads = cuda_available = None
     if "torch" in sys.modules:
@@ -259,7 +341,7 @@ def run_child(job):
     for seed in seeds:
         if seed != seeds[0]:
             X, y = load(dataset, seed, job["max_rows"])
-        model = make_model(method, n_clusters, seed)
+        model = make_model(method, n_clusters, seed, n_features)
         gc.collect()
         rss_before = rss_mb()
         reset_peak_rss()
@@ -355,6 +437,15 @@ def mean_std(values, digits=3):
     return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
+def by_method(suite, dataset):
+    """method -> the per-seed records of ``dataset`` (methods with records only)."""
+    records = {}
+    for record in suite["records"]:
+        if record["dataset"] == dataset:
+            records.setdefault(record["method"], []).append(record)
+    return records
+
+
 def markdown(suite):
     """The suite's tables, from suite.json's content only."""
     machine, config = suite["machine"], suite["config"]
@@ -384,17 +475,37 @@ def markdown(suite):
         "estimators run with their defaults (`device='auto'`).",
         "- ACC = Hungarian-matched accuracy (`skssl.metrics.hungarian_accuracy_score`); "
         "NMI, ARI from scikit-learn. Mean ± std (population) over the seeds.",
-        "- Data: the same rows and preprocessing for every method. digits and blobs raw; "
+        "- Data (`benchmarks/datasets.py`): the same rows and preprocessing for every "
+        "method. digits, blobs, usps and pendigits raw; fashion_mnist scaled to [0, 1]; "
         "wine and breast_cancer standardised with `StandardScaler` (fitted on all rows) "
         "before any method sees them.",
-        "- Fit time: wall clock of `fit_predict` alone, in a process that already imported "
+        "- Baselines: KMeans(n_init=10) runs on the input as given (*raw input*) and behind "
+        "a `StandardScaler` (its time included); the better of the two rows is the "
+        "baseline to beat, named under each table. On wine and breast_cancer, already "
+        "standardised, the two rows coincide.",
+        "- GaussianMixture: `covariance_type='full'` (the default) on at most "
+        f"{GMM_FULL_MAX_FEATURES} features, `'diag'` above (usps, 256; fashion_mnist, "
+        "784): full covariance matrices on 784 features are infeasible (and singular on "
+        "the constant border pixels).",
+        "- UMAP: `umap.UMAP(random_state=seed)`, all else default (2 components, 15 "
+        "neighbours, `min_dist=0.1`), then KMeans(n_init=10) or a full-covariance "
+        "GaussianMixture on the embedding. Setting `random_state` makes UMAP "
+        "single-threaded (its warning below), as every method here is anyway.",
+        "- Peers that are slow or too big on large data run only up to a number of rows: "
+        + ", ".join(f"{METHODS[m]} on at most {n} rows" for m, n in MAX_ROWS.items())
+        + "; their rows read *skipped* elsewhere.",
+        "- Fit time: the median over the seeds of the wall clock of `fit_predict` alone; "
+        f"*× {METHODS[REFERENCE_METHOD]}* divides it by the median fit time of "
+        f"{METHODS[REFERENCE_METHOD]} on the same data set in the same run. Each fit "
+        "runs in a process that already imported "
         "the method's libraries, loaded the data and fitted the method once on 100 random "
         "rows (seed 0) to pay the one-off costs of a first fit in a process (UMAP: numba "
         "compilation; skssl: Torch's first-call initialisation, about 0.7 s and 90 MB). "
         "That warm-up fit is excluded; its time is the *warm-up (s)* column.",
         "- Memory: each (dataset, method) pair runs in a fresh child process that imports "
-        "the method's libraries and skssl (for the metrics, so Torch is loaded in every "
-        "child), loads the data, then fits the seeds one after the other. Before each fit "
+        "the method's libraries and `skssl.metrics` (which does not import Torch: only "
+        "the skssl methods' children load it), loads the data, then fits the seeds one "
+        "after the other. Before each fit "
         "the kernel's peak-RSS mark is reset "
         "(`/proc/self/clear_refs`); *peak RSS* is the process's peak resident memory "
         "during a fit (`VmHWM`, imports and data included), *Δ peak* that peak minus the "
@@ -431,23 +542,30 @@ def markdown(suite):
             "",
             f"{DATASETS[dataset][0]}. Seeds {config['seeds'][dataset]}.",
             "",
-            "| method | ACC | NMI | ARI | fit time (s) | peak RSS (MB) | Δ peak (MB) "
-            "| warm-up (s) |",
-            "|---|---|---|---|---|---|---|---|",
+            f"| method | ACC | NMI | ARI | fit time (s) | × {METHODS[REFERENCE_METHOD]} "
+            "| peak RSS (MB) | Δ peak (MB) | warm-up (s) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
+        medians = {
+            method: float(np.median([r["fit_seconds"] for r in records]))
+            for method, records in by_method(suite, dataset).items()
+        }
+        reference = medians.get(REFERENCE_METHOD)
         for method in config["methods"]:
             run = runs.get(method)
             if run is None:
                 continue
+            if "skipped" in run:
+                lines.append(f"| {METHODS[method]} | {run['skipped']} | | | | | | | |")
+                continue
             if "error" in run:
                 reason = run["error"].strip().splitlines()[-1][:120]
-                lines.append(f"| {METHODS[method]} | failed: {reason} | | | | | | |")
+                lines.append(f"| {METHODS[method]} | failed: {reason} | | | | | | | |")
                 continue
-            records = [
-                r for r in suite["records"] if r["dataset"] == dataset and r["method"] == method
-            ]
+            records = by_method(suite, dataset)[method]
             cells = [mean_std([r[key] for r in records]) for key in ("acc", "nmi", "ari")]
-            seconds = mean_std([r["fit_seconds"] for r in records], 2)
+            seconds = f"{medians[method]:.2f}"
+            ratio = f"{medians[method] / reference:.3g}" if reference else "n/a"
             memory = "n/a | n/a"
             if all(r["peak_rss_mb"] and r["rss_before_fit_mb"] for r in records):
                 peak = max(r["peak_rss_mb"] for r in records)
@@ -455,8 +573,41 @@ def markdown(suite):
                 memory = f"{peak:.0f} | {extra:.0f}"
             warmup = f"{run['warmup_seconds']:.1f}" if "warmup_seconds" in run else "n/a"
             lines.append(
-                f"| {METHODS[method]} | {' | '.join(cells)} | {seconds} | {memory} | {warmup} |"
+                f"| {METHODS[method]} | {' | '.join(cells)} | {seconds} | {ratio} | {memory} "
+                f"| {warmup} |"
             )
+        baselines = {
+            m: np.mean([r["acc"] for r in records])
+            for m, records in by_method(suite, dataset).items()
+            if m in ("kmeans", "kmeans-std")
+        }
+        if baselines:
+            best = max(baselines, key=baselines.get)
+            lines += ["", f"Baseline to beat: {METHODS[best]}, ACC {baselines[best]:.3f}."]
+    published = [d for d in config["datasets"] if d in PUBLISHED]
+    if published:
+        lines += [
+            "",
+            "## Published deep clustering",
+            "",
+            "For orientation only: other code, preprocessing, architectures and protocols "
+            "(often the best of several runs, some with tuned hyper-parameters), not run "
+            "here. From `shared/data/README.md` (DEC-keras: Guo et al.'s Keras DEC; N2D: "
+            "McConville et al., 2020); the digits rows are ClustPy's implementations run "
+            "on sklearn's digits by an earlier session, not a paper's.",
+            "",
+            "| data | method | ACC | NMI | source |",
+            "|---|---|---|---|---|",
+        ]
+        for dataset in published:
+            for method, acc, nmi, source in PUBLISHED[dataset]:
+                nmi = "" if nmi is None else f"{nmi:.3f}"
+                lines.append(f"| {dataset} | {method} | {acc:.3f} | {nmi} | {source} |")
+            if dataset in PUBLISHED_KMEANS:
+                lines.append(
+                    f"| {dataset} | KMeans (published) | {PUBLISHED_KMEANS[dataset]:.3f} | "
+                    "| shared/data/README.md |"
+                )
     hdbscan = [r for r in suite["records"] if r["method"] == "hdbscan"]
     if hdbscan:
         lines += [
@@ -500,10 +651,15 @@ def plot(suite, path):
     methods = suite["config"]["methods"]
     colors = {m: plt.cm.tab20(i / max(len(methods) - 1, 1)) for i, m in enumerate(methods)}
     markers = {m: ("o" if m in SKSSL_METHODS else "s") for m in methods}
+    n_columns = max(min(4, len(datasets)), 1)
+    n_rows = max(-(-len(datasets) // n_columns), 1)
     figure, axes = plt.subplots(
-        1, len(datasets), figsize=(4.2 * len(datasets), 4.2), squeeze=False, sharey=True
+        n_rows, n_columns, figsize=(4.2 * n_columns, 4.2 * n_rows), squeeze=False, sharey=True
     )
-    for ax, dataset in zip(axes[0], datasets):
+    axes = axes.ravel()
+    for ax in axes[len(datasets) :]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes, datasets):
         for method in methods:
             records = [
                 r for r in suite["records"] if r["dataset"] == dataset and r["method"] == method
@@ -529,23 +685,31 @@ def plot(suite, path):
         ax.set_title(dataset)
         ax.set_xlabel("fit time (s, log scale)")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("Hungarian accuracy")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:  # a method may be missing from the first panel
+    for ax in axes[::n_columns]:
+        ax.set_ylabel("Hungarian accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:  # a method may be missing from the first panel
         for handle, label in zip(*ax.get_legend_handles_labels()):
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     figure.suptitle("skssl (circles) and peers (squares): mean ± std over seeds, seeds faint")
-    figure.tight_layout(rect=(0, 0.06 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
+    legend_height = (0.07 + 0.035 * ((len(labels) + 2) // 3)) / n_rows  # as for one row
+    figure.tight_layout(rect=(0, legend_height, 1, 1))
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=list(DATASETS),
+        default=DEFAULT_DATASETS,
+        help=f"default: {' '.join(DEFAULT_DATASETS)} (fashion_mnist only when named)",
+    )
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument(
         "--seeds",
@@ -571,7 +735,7 @@ def main(argv=None):
         return
     seeds = {
         dataset: list(args.seeds or ([0] if args.quick else default))
-        for dataset, (_, default) in DATASETS.items()
+        for dataset, (_, default, _) in DATASETS.items()
     }
     output = args.output or RESULTS / ("suite_quick" if args.quick else "suite")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -596,6 +760,11 @@ def main(argv=None):
         for method in args.methods:
             job = {"dataset": dataset, "method": method, "seeds": seeds[dataset]}
             job["max_rows"] = config["max_rows"]
+            reason = skip_reason(dataset, method, config["max_rows"])
+            if reason is not None:
+                print(f"{dataset:14s} {method:20s} {reason}", flush=True)
+                suite["runs"].append({"dataset": dataset, "method": method, "skipped": reason})
+                continue
             result, wall = run_job(job, args.timeout)
             if "error" in result:
                 run = {"dataset": dataset, "method": method, "error": result["error"]}
@@ -608,7 +777,7 @@ def main(argv=None):
                 peak = max(r["peak_rss_mb"] or 0 for r in result["records"])
                 print(
                     f"{dataset:14s} {method:20s} ACC {mean_std(accuracy)}  "
-                    f"fit {mean_std(seconds, 2)} s  peak {peak:.0f} MB  "
+                    f"fit {np.median(seconds):.2f} s (median)  peak {peak:.0f} MB  "
                     f"(process {wall:.0f} s)",
                     flush=True,
                 )

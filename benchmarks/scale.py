@@ -121,19 +121,19 @@ def measure(n, what):
     else:
         import skssl
         import skssl._base
-        import skssl.classifier
-        import skssl.scan
+        import skssl._classifier
+        import skssl._scan
 
-        for module in (skssl.scan, skssl.classifier):
+        for module in (skssl._scan, skssl._classifier):
             timer.wrap(module, "mine_neighbors", "neighbours")
             timer.wrap(module, "train_module", training_stage)
-        timer.wrap(skssl.scan, "full_scan_losses", "model choice")
-        timer.wrap(skssl.classifier, "evaluate_loss", "model choice")
-        timer.wrap(skssl._base.TorchEstimatorBase, "_order_clusters", "labelling")
+        timer.wrap(skssl._scan, "full_scan_losses", "model choice")
+        timer.wrap(skssl._classifier, "evaluate_loss", "model choice")
+        timer.wrap(skssl._base.TorchClustererBase, "_order_clusters", "labelling")
         name, *switches = what.split("+")
         model = getattr(skssl, name)(n_clusters=N_CLUSTERS, random_state=0)
         model.set_params(**{switch: True for switch in switches})
-        batch_size, max_epochs = model._schedule(n)
+        schedule = model._schedule(n)
         start = time.perf_counter()
         model.fit(X)
         seconds = time.perf_counter() - start
@@ -142,8 +142,8 @@ def measure(n, what):
         timer.add("predict after fit", time.perf_counter() - predict_start)
         labels = model.labels_
         details = {
-            "batch_size": batch_size,
-            "max_epochs": max_epochs,
+            "batch_size": schedule.batch_size,
+            "max_iter": schedule.max_iter,
             "epochs_run": model.n_iter_,
             "n_init": getattr(model, "n_init_", None),
             "predict_matches_labels": bool(np.array_equal(predicted, labels)),

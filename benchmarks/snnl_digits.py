@@ -12,6 +12,7 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/snnl_digits.py`` (about 5 minutes on 
 core); the table is printed and written to benchmarks/results/snnl_digits.md.
 """
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -47,7 +48,7 @@ def unsupervised_rows(X, y):
     }
     for schedule in SCHEDULES:
         methods[f"SNNL, temperature_schedule={schedule!r}"] = dict(temperature_schedule=schedule)
-    methods["SNNL, metric='euclidean'"] = dict(metric="euclidean")
+    methods["SNNL, distance='euclidean'"] = dict(distance="euclidean")
     rows = []
     for name, params in methods.items():
         scores = {"ACC": [], "NMI": [], "ARI": [], "fit": []}
@@ -168,4 +169,5 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

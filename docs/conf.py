@@ -8,6 +8,7 @@ The gallery in ``examples/`` is executed during the build.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -86,3 +87,22 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path = []
+
+
+# A fitted attribute's name inside a shape, as in ``of shape (n_samples, n_neighbors_)``,
+# is a hyperlink reference to docutils when it is not quoted (``name_``), and the
+# build fails on the unknown target. Quote such names, as the docstrings that write
+# ``(`n_features_in_`,)`` do by hand; names already quoted are left alone.
+_SHAPE = re.compile(r"of shape \([^)]*\)")
+_BARE_FITTED_NAME = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?=[,)\s])")
+
+
+def _quote_fitted_names_in_shapes(app, what, name, obj, options, lines):
+    for index, line in enumerate(lines):
+        lines[index] = _SHAPE.sub(
+            lambda shape: _BARE_FITTED_NAME.sub(r"`\1`", shape.group(0)), line
+        )
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _quote_fitted_names_in_shapes)

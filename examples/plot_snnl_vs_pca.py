@@ -18,7 +18,7 @@ The comparison of the default 10-D codes over several seeds is on the
 # -------------------------
 # The loss compares codes by cosine distance by default. In two dimensions the
 # cosine sees only the angle of a code, so classes spread along rays from the
-# origin, which suits KMeans' Euclidean distance poorly; ``metric="euclidean"``
+# origin, which suits KMeans' Euclidean distance poorly; ``distance="euclidean"``
 # compares the codes as KMeans will. Both are fitted here.
 import matplotlib.pyplot as plt
 from sklearn.cluster import KMeans
@@ -33,7 +33,7 @@ X, y = load_digits(return_X_y=True)
 
 maps = {
     "SNNL, euclidean": SNNLTransformer(
-        n_components=2, metric="euclidean", random_state=0
+        n_components=2, distance="euclidean", random_state=0
     ).fit_transform(X),
     "SNNL, cosine (default)": SNNLTransformer(n_components=2, random_state=0).fit_transform(X),
     "PCA": PCA(n_components=2, random_state=0).fit_transform(X),

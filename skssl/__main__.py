@@ -63,21 +63,27 @@ def read_numeric_csv(path):
     if len(rows) < 2:
         raise DataError(f"{path} needs a header row and at least one data row.")
     header, body = rows[0], rows[1:]
-    values = np.empty((len(body), len(header)))
     for line, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(
                 f"{path}, line {line}: {len(row)} fields, the header has {len(header)}."
             )
-        for column, cell in enumerate(row):
-            if not cell.strip() or cell.strip().lower() in {"na", "nan", "null"}:
-                raise DataError(f"{path}, line {line}: missing value in column {header[column]!r}.")
+    cells = np.array(body, dtype=object)
+    cells[np.char.strip(cells.astype(str)) == ""] = "nan"
+    try:
+        values = cells.astype(float)
+    except ValueError:
+        # NumPy parsed the whole table at once; find the first cell it refused.
+        for (row, column), cell in np.ndenumerate(cells):
             try:
-                values[line - 2, column] = float(cell)
+                float(cell)
             except ValueError:
                 raise DataError(
-                    f"{path}, line {line}: column {header[column]!r} is not numeric ({cell!r})."
+                    f"{path}, line {row + 2}: column {header[column]!r} is not numeric ({cell!r})."
                 ) from None
+    if np.isnan(values).any():
+        row, column = np.argwhere(np.isnan(values))[0]
+        raise DataError(f"{path}, line {row + 2}: missing value in column {header[column]!r}.")
     if not np.all(np.isfinite(values)):
         raise DataError(f"{path}: infinite values are not allowed.")
     return values

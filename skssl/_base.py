@@ -1,4 +1,4 @@
-"""What every skssl estimator shares: validation, seeding, prediction and pickling."""
+"""What every skssl estimator shares: validation, seeding, prediction, scoring and pickling."""
 
 import io
 import warnings
@@ -6,24 +6,46 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skssl._core import (
+    Schedule,
     auto_batch_size,
-    auto_max_epochs,
+    auto_max_iter,
     draw_seed,
     predict_in_batches,
     resolve_device,
     seeded,
 )
-from skssl.metrics import hungarian_accuracy_score
-from skssl.networks import Standardize
+from skssl.metrics import neighbor_consistency_score
 
-#: Largest chunk of rows pushed through a network at once when predicting.
-PREDICT_BATCH_SIZE = 8192
+
+def check_hidden_layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a tuple of positive ints, as MLPClassifier accepts it.
+
+    A single int means one layer; a list or tuple lists the layers; every width must
+    be a positive integer.
+    """
+    sizes = hidden_layer_sizes
+    if isinstance(sizes, Integral) and not isinstance(sizes, bool):
+        sizes = [sizes]
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(
+            f"hidden_layer_sizes must be an int or a sequence of ints, got {hidden_layer_sizes!r}."
+        ) from None
+    if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(f"hidden_layer_sizes must hold ints > 0, got {hidden_layer_sizes!r}.")
+    return tuple(int(s) for s in sizes)
 
 
 class TorchEstimatorBase(BaseEstimator):
@@ -35,10 +57,12 @@ class TorchEstimatorBase(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "device": [str],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -50,10 +74,24 @@ class TorchEstimatorBase(BaseEstimator):
             raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={X.shape[0]}.")
         return X
 
-    def _schedule(self, n_samples):
-        """``(batch_size, max_epochs)`` for this fit, with ``"auto"`` resolved from n."""
-        batch_size = min(auto_batch_size(self.batch_size, n_samples), n_samples)
-        return batch_size, auto_max_epochs(self.max_epochs, n_samples)
+    def _schedule(self, n_samples, *, auto_batch_size_cap=None, auto_max_iter_cap=None):
+        """This fit's :class:`~skssl._core.Schedule`, with ``"auto"`` resolved from n.
+
+        The caps bound the ``"auto"`` values only, never a number the user gave.
+        """
+        max_iter = auto_max_iter(self.max_iter, n_samples)
+        if self.max_iter == "auto" and auto_max_iter_cap is not None:
+            max_iter = min(max_iter, auto_max_iter_cap)
+        batch_size = auto_batch_size(self.batch_size, n_samples, max_iter)
+        if self.batch_size == "auto" and auto_batch_size_cap is not None:
+            batch_size = min(batch_size, auto_batch_size_cap)
+        return Schedule(
+            batch_size=min(batch_size, n_samples),
+            max_iter=max_iter,
+            learning_rate=self.learning_rate_init,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+        )
 
     def _validate_predict_data(self, X):
         check_is_fitted(self)
@@ -70,21 +108,7 @@ class TorchEstimatorBase(BaseEstimator):
         self.module_ = module.to("cpu", torch.float64).eval()
 
     def _run(self, X, method="forward"):
-        device = resolve_device(self.device)
-        return predict_in_batches(self.module_, X, PREDICT_BATCH_SIZE, device, method)
-
-    def _order_clusters(self, X):
-        """Number the clusters by decreasing training size, so ``labels_`` has no gaps.
-
-        scikit-learn's clustering check wants labels 0..k-1; the kept head's columns
-        are permuted so that predictions on new data use the same numbers.
-        """
-        proba = self._run(X)
-        counts = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
-        order = np.argsort(-counts, kind="stable")
-        self.module_.keep_head(self.module_.selected_head, self.module_.output_order[order])
-        self.labels_ = proba[:, order].argmax(axis=1).astype(np.int64)
-        self.cluster_sizes_ = counts[order]
+        return predict_in_batches(self.module_, X, resolve_device(self.device), method)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -96,10 +120,7 @@ class TorchEstimatorBase(BaseEstimator):
 
     def __setstate__(self, state):
         if isinstance(state.get("module_"), bytes):
-            # map_location keeps models whose state was saved on a GPU loadable on a CPU.
-            state["module_"] = torch.load(
-                io.BytesIO(state["module_"]), map_location="cpu", weights_only=False
-            )
+            state["module_"] = torch.load(io.BytesIO(state["module_"]), weights_only=False)
         self.__dict__.update(state)
 
     def __sklearn_tags__(self):
@@ -108,12 +129,28 @@ class TorchEstimatorBase(BaseEstimator):
         return tags
 
 
-class TorchClustererBase(ClusterMixin, TorchEstimatorBase):
-    """Prediction and scoring shared by the clusterers (``labels_``, ``predict_proba``)."""
+class TorchClustererBase(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, TorchEstimatorBase
+):
+    """Prediction, embedding and label-free scoring shared by the clusterers."""
 
-    def _embed(self, X):
-        """Map validated inputs to what the network reads; the identity by default."""
-        return X
+    def _order_clusters(self, X):
+        """Number the clusters by decreasing training size, so ``labels_`` has no gaps.
+
+        scikit-learn's clustering check wants labels 0..k-1; the kept head's columns
+        are permuted so that predictions on new data use the same numbers.
+        """
+        proba = self._run(X)
+        counts = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
+        order = np.argsort(-counts, kind="stable")
+        self.module_.keep_head(0, order)
+        self.labels_ = proba[:, order].argmax(axis=1).astype(np.int64)
+        self.cluster_sizes_ = counts[order]
+
+    @property
+    def _n_features_out(self):
+        """Width of the embedding :meth:`transform` returns."""
+        return self.module_.heads.weight.shape[2]
 
     def predict_proba(self, X):
         """Cluster probabilities of each sample.
@@ -127,7 +164,7 @@ class TorchClustererBase(ClusterMixin, TorchEstimatorBase):
         ndarray of shape (n_samples, n_clusters)
             Rows sum to 1; columns follow the cluster numbers of ``labels_``.
         """
-        return self._run(self._embed(self._validate_predict_data(X)))
+        return self._run(self._validate_predict_data(X))
 
     def predict(self, X):
         """Cluster of each sample (the argmax of :meth:`predict_proba`).
@@ -142,35 +179,48 @@ class TorchClustererBase(ClusterMixin, TorchEstimatorBase):
         """
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
-    def score(self, X, y):
-        """Hungarian-matched accuracy of ``predict(X)`` against the labels ``y``.
+    def transform(self, X):
+        """The network's embedding of ``X``: what its cluster heads read.
 
-        Unlike the training loss, which depends on ``entropy_weight`` and the
-        objective, this score is comparable across hyperparameters, so
-        ``GridSearchCV`` with its default scoring selects by it. It needs labels.
+        Where :meth:`sklearn.cluster.KMeans.transform` gives distances to the centres,
+        a network's natural features are the activations of its last hidden layer
+        (the standardised input when ``hidden_layer_sizes`` is empty); the cluster
+        probabilities are :meth:`predict_proba`. Feature names are
+        ``<estimator name in lower case>0, 1, ...`` (:meth:`get_feature_names_out`).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            True classes.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_embedding), float64
+        """
+        return self._run(self._validate_predict_data(X), method="embed")
+
+    def score(self, X, y=None):
+        """Label-free quality of the clusters on ``X``: greater is better, in [0, 1].
+
+        :func:`skssl.metrics.neighbor_consistency_score` of ``predict(X)``: the
+        normalised mutual information between the cluster of a sample and the
+        clusters of its 10 nearest neighbours in ``X`` (Euclidean). It needs no
+        labels, is measured in the input space whatever the hyperparameters, and so
+        ranks the settings a ``GridSearchCV`` without ``scoring`` tries. To tune
+        against known labels instead, pass ``scoring=skssl.metrics.hungarian_scorer``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            At least 2 samples.
+        y : Ignored
+            Not used, present for API consistency.
 
         Returns
         -------
         float
-            See :func:`skssl.metrics.hungarian_accuracy_score`.
         """
-        if y is None:
-            raise ValueError("score needs the true labels y to match classes against.")
-        return hungarian_accuracy_score(y, self.predict(X))
-
-
-def standardizer(X):
-    """A :class:`Standardize` layer fitted on ``X``; constant features keep scale 1."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[~(scale > 1e-12 * np.maximum(np.abs(mean), 1.0))] = 1.0
-    return Standardize(mean, scale)
+        X = self._validate_predict_data(X)
+        return neighbor_consistency_score(X, self._run(X).argmax(axis=1))
 
 
 def warn_small_batch(batch_size, n_clusters):

@@ -1,8 +1,8 @@
 """The one Torch training loop shared by every estimator, with seeding and devices.
 
-Every estimator builds a network and a ``batch_loss`` closure, then calls
-:func:`train_module`. Keeping the loop here means progress bars, history,
-learning-rate schedule and Ctrl-C handling behave the same everywhere.
+Every estimator builds a network and a ``batch_loss(index, log)`` closure, then calls
+:func:`train_module`. Keeping the loop here means progress bars, history, the
+learning-rate schedule, stopping and Ctrl-C handling behave the same everywhere.
 """
 
 import contextlib
@@ -10,24 +10,46 @@ import copy
 import math
 import time
 import warnings
-from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-#: Above this many rows ``max_epochs="auto"`` starts to shrink the number of passes.
+#: Above this many rows ``max_iter="auto"`` starts to shrink the number of passes.
 AUTO_EPOCH_BUDGET = 1_000_000
+
+#: Largest chunk of rows pushed through a network at once outside training.
+FORWARD_CHUNK = 8192
+
+DEVICE_HELP = "use 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device"
 
 
 def resolve_device(device):
-    """Return the ``torch.device`` for ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
-    if device == "auto":
+    """The ``torch.device`` meant by ``device`` (``"auto"`` picks CUDA when present).
+
+    Raises ValueError, naming the parameter, for anything Torch cannot parse or a
+    device this machine lacks, so the error never surfaces from inside Torch.
+    """
+    if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available.")
-    return device
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a Torch device: {DEVICE_HELP}.") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(resolved.type, False):
+        raise ValueError(
+            f"device={device!r} is not available on this machine (no {resolved.type.upper()} "
+            f"found): {DEVICE_HELP}."
+        )
+    return resolved
 
 
 def draw_seed(random_state):
@@ -40,148 +62,234 @@ def seeded(seed, device):
     """Seed Torch's global RNG for the block and restore the caller's state after it.
 
     Network initialisation draws from the global RNG; forking it keeps a fit from
-    disturbing the user's own Torch random stream.
+    disturbing the user's own Torch random stream. Yields the CPU generator that
+    every training draw comes from.
     """
     devices = [device] if device.type == "cuda" else []
+    # The training generator gets a seed of its own: seeded like the global RNG, its
+    # draws (shuffles, neighbours, views) would repeat the numbers that initialised
+    # the network, a coupling that moved SCAN's digits accuracy by 9 points.
+    training_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        yield torch.Generator().manual_seed(seed)
+        yield torch.Generator().manual_seed(training_seed)
 
 
-def auto_max_epochs(max_epochs, n_samples):
-    """Resolve ``max_epochs="auto"``: 100 passes up to 10^4 rows, then about 10^6 sample visits.
+def auto_max_iter(max_iter, n_samples):
+    """Resolve ``max_iter="auto"``: 100 passes up to 10^4 rows, then about 10^6 sample visits.
 
     ``min(100, max(3, ceil(1e6 / n_samples)))``: a million rows mean 3 passes, not 100.
     """
-    if max_epochs != "auto":
-        return max_epochs
+    if max_iter != "auto":
+        return max_iter
     return int(min(100, max(3, math.ceil(AUTO_EPOCH_BUDGET / n_samples))))
 
 
-def auto_batch_size(batch_size, n_samples):
-    """Resolve ``batch_size="auto"``: 256 rows, growing as ``n_samples / 250`` up to 4096."""
+#: Optimiser steps a fit aims at when ``batch_size="auto"``.
+AUTO_STEP_BUDGET = 1000
+
+
+def auto_batch_size(batch_size, n_samples, max_iter):
+    """Resolve ``batch_size="auto"``: about 1000 steps in all, 256 to 4096 rows each.
+
+    ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096]: 256 rows up to 2,560
+    samples at 100 passes, about ``n_samples / 10`` (10 steps a pass) up to 10^4, and
+    1000 at 10^5. On pen digits and USPS (about 10^4 rows) SCAN's accuracy held
+    (0.875 against 0.876, and 0.787 against 0.790, 3 seeds) while its fit took half
+    the time of 256-row batches.
+    """
     if batch_size != "auto":
         return batch_size
-    return int(min(4096, max(256, n_samples // 250)))
+    return int(min(4096, max(256, math.ceil(n_samples * max_iter / AUTO_STEP_BUDGET))))
 
 
-def entropy_of_counts(counts):
-    """Shannon entropy (nats) of the distribution given by non-negative ``counts``."""
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
+@dataclass(frozen=True)
+class Schedule:
+    """How one network is optimised: rows per step, passes, Adam's step size and stopping.
+
+    ``tol`` and ``n_iter_no_change`` follow :class:`~sklearn.neural_network.MLPClassifier`:
+    training stops when the epoch's mean loss has not fallen below the best so far by
+    at least ``tol`` for ``n_iter_no_change`` epochs in a row; ``tol=None`` never stops
+    early.
+    """
+
+    batch_size: int
+    max_iter: int
+    learning_rate: float
+    tol: float | None = None
+    n_iter_no_change: int = 10
+
+
+class EpochLog:
+    """What one epoch's steps report, summed on the device and read once at its end.
+
+    ``batch_loss(index, log)`` calls :meth:`add` with detached tensors of any shape;
+    reading them once per epoch avoids a device-to-host sync per step.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch being run, counted from 0.
+    n_steps : int
+        Optimiser steps taken so far in the epoch.
+    """
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+        self.n_steps = 0
+        self._sums = {}
+
+    def add(self, **values):
+        for name, value in values.items():
+            value = value.detach().double()
+            self._sums[name] = value if name not in self._sums else self._sums[name] + value
+
+    def means(self):
+        """Every statistic averaged over the epoch's steps: floats, or arrays for vectors."""
+        if not self._sums:
+            return {}
+        flat = torch.cat([value.reshape(-1) for value in self._sums.values()]).cpu().numpy()
+        flat /= max(self.n_steps, 1)
+        means, start = {}, 0
+        for name, value in self._sums.items():
+            part = flat[start : start + value.numel()].reshape(value.shape)
+            means[name] = float(part) if value.dim() == 0 else part
+            start += value.numel()
+        return means
 
 
 def train_module(
     module,
     batch_loss,
     n_samples,
-    *,
-    batch_size,
-    max_epochs,
-    learning_rate,
+    schedule,
     generator,
-    device,
+    *,
     parameters=None,
-    weight_decay=0.0,
-    n_clusters=None,
     verbose=0,
     description="fit",
-    end_epoch=None,
+    on_epoch_end=None,
 ):
     """Train ``module`` with Adam and a cosine learning-rate decay.
 
     Parameters
     ----------
     module : torch.nn.Module
-        The network, already on ``device``; it is left in train mode.
+        The network, already on its device; it is left in train mode.
     batch_loss : callable
-        ``batch_loss(index) -> (loss, terms, assignments)`` for a LongTensor ``index``
-        of row numbers. ``terms`` is a dict of scalar tensors recorded in the history;
-        ``assignments`` is a LongTensor of cluster labels (or None) used for the
-        entropy of the cluster sizes; a ``loss`` of None skips the step.
+        ``batch_loss(index, log) -> loss`` for a LongTensor ``index`` of row numbers on
+        the module's device; it may record statistics with ``log.add`` (an
+        :class:`EpochLog`). A statistic named ``cluster_counts`` (cluster sizes, one
+        row per head) is recorded as ``cluster_size_entropy``, the entropy of the
+        epoch's cluster sizes. A loss of None skips the step.
     n_samples : int
         Rows to shuffle and split into batches each epoch.
-    batch_size, max_epochs : int
-        Rows per step and passes over the rows.
-    learning_rate, weight_decay : float
-        Adam's settings; the learning rate decays to 0 along a half cosine.
+    schedule : Schedule
     generator : torch.Generator
         CPU generator that draws the shuffles.
-    device : torch.device
     parameters : iterable of tensors, default=None
         What to optimise; all of ``module``'s parameters when None.
-    n_clusters : int, default=None
-        When given, each epoch records ``cluster_size_entropy``.
     verbose : int
         Show a tqdm progress bar when positive.
     description : str
         Label of the progress bar and of the history records.
-    end_epoch : callable, default=None
-        ``end_epoch(history) -> bool`` is called after each epoch, once its record is
-        in ``history`` (it may add fields to it); returning True stops training.
+    on_epoch_end : callable, default=None
+        ``on_epoch_end(record) -> bool`` after each epoch, with that epoch's record
+        (which it may edit); returning True stops training.
 
     Returns
     -------
     history : list of dict
-        One record per epoch: ``stage``, ``epoch``, ``seconds``, ``loss``, every
-        term and, with ``n_clusters``, ``cluster_size_entropy``.
-    interrupted : bool
-        True when Ctrl-C stopped the loop; the module keeps the state reached.
+        One record per epoch: ``stage``, ``epoch``, ``seconds``, ``loss`` and what the
+        steps logged, averaged over them.
+    stop : {"max_iter", "converged", "callback", "interrupted"}
+        Why training ended. With ``schedule.tol`` set, ``"max_iter"`` warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`; ``"interrupted"`` (Ctrl-C)
+        warns and keeps the state reached, and raises when no epoch finished.
     """
+    device = next(module.parameters()).device
     params = list(module.parameters() if parameters is None else parameters)
-    optimizer = torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay)
-    n_batches = max(1, math.ceil(n_samples / batch_size))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs * n_batches)
-    history = []
+    optimizer = torch.optim.Adam(params, lr=schedule.learning_rate)
+    n_batches = max(1, math.ceil(n_samples / schedule.batch_size))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=schedule.max_iter * n_batches
+    )
+    history, stop = [], "max_iter"
+    best_loss, epochs_without_progress = math.inf, 0
     module.train()
-    progress = tqdm(range(max_epochs), desc=description, disable=not verbose, leave=False)
+    progress = tqdm(range(schedule.max_iter), desc=description, disable=not verbose, leave=False)
     try:
         for epoch in progress:
             started = time.perf_counter()
             order = torch.randperm(n_samples, generator=generator).to(device)
-            sums = defaultdict(float)
-            counts = np.zeros(n_clusters or 1, dtype=np.int64)
-            n_steps = 0
-            for start in range(0, n_samples, batch_size):
-                loss, terms, assignments = batch_loss(order[start : start + batch_size])
+            log = EpochLog(epoch)
+            for start in range(0, n_samples, schedule.batch_size):
+                loss = batch_loss(order[start : start + schedule.batch_size], log)
                 if loss is None:
                     continue
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
-                n_steps += 1
-                sums["loss"] += loss.item()
-                for name, value in terms.items():
-                    sums[name] += float(value)
-                if n_clusters is not None and assignments is not None:
-                    counts += np.bincount(assignments.cpu().numpy(), minlength=n_clusters)
-            record = {"stage": description, "epoch": epoch + 1}
+                log.add(loss=loss)
+                log.n_steps += 1
+            record = {"stage": description, "epoch": epoch + 1, **log.means()}
+            counts = record.pop("cluster_counts", None)
+            if counts is not None:  # one figure per head, from its summed cluster sizes
+                entropies = scipy.stats.entropy(counts, axis=-1)
+                record["cluster_size_entropy"] = entropies if counts.ndim > 1 else float(entropies)
             record["seconds"] = time.perf_counter() - started
-            record.update({name: total / max(n_steps, 1) for name, total in sums.items()})
-            if n_clusters is not None and counts.sum() > 0:
-                record["cluster_size_entropy"] = entropy_of_counts(counts)
             history.append(record)
             if "loss" in record:
                 progress.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-            if end_epoch is not None and end_epoch(history):
+            if on_epoch_end is not None and on_epoch_end(record):
+                stop = "callback"
                 break
+            if schedule.tol is not None and "loss" in record:
+                if record["loss"] > best_loss - schedule.tol:
+                    epochs_without_progress += 1
+                else:
+                    epochs_without_progress = 0
+                best_loss = min(best_loss, record["loss"])
+                if epochs_without_progress >= schedule.n_iter_no_change:
+                    stop = "converged"
+                    break
     except KeyboardInterrupt:
+        stop = "interrupted"
+    finally:
+        progress.close()
+    if stop == "interrupted":
+        if not history:
+            raise RuntimeError(f"fit was interrupted ({description}) before one epoch finished.")
         warnings.warn(
             f"Training ({description}) was interrupted; the estimator keeps the state "
             "reached so far.",
             RuntimeWarning,
             stacklevel=3,
         )
-        return history, True
-    finally:
-        progress.close()
-    return history, False
+    elif stop == "max_iter" and schedule.tol is not None:
+        warnings.warn(
+            f"Training ({description}) reached max_iter={schedule.max_iter} epochs before "
+            f"the loss stopped improving by tol={schedule.tol}; raise max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return history, stop
 
 
 @torch.no_grad()
-def predict_in_batches(module, X, batch_size, device, method="forward"):
-    """Run ``module`` (float64, eval mode) over the NumPy array ``X`` in batches.
+def forward_in_chunks(function, data, chunk_size=FORWARD_CHUNK):
+    """``function`` applied to ``data`` chunk by chunk along the first axis, concatenated."""
+    return torch.cat(
+        [
+            function(data[start : start + chunk_size])
+            for start in range(0, data.shape[0], chunk_size)
+        ]
+    )
+
+
+def predict_in_batches(module, X, device, method="forward"):
+    """Run ``module`` (float64, eval mode) over the NumPy array ``X``; a NumPy result.
 
     The module is used as is when ``device`` is the CPU, else a copy is moved there,
     so prediction never changes fitted state.
@@ -189,28 +297,43 @@ def predict_in_batches(module, X, batch_size, device, method="forward"):
     if device.type != "cpu":
         module = copy.deepcopy(module).to(device)
     module.eval()
-    function = getattr(module, method)
-    outputs = []
-    for start in range(0, X.shape[0], batch_size):
-        batch = torch.tensor(X[start : start + batch_size], dtype=torch.float64, device=device)
-        outputs.append(function(batch).cpu().numpy())
-    return np.concatenate(outputs, axis=0)
+    data = torch.as_tensor(X, dtype=torch.float64)
+
+    def run(chunk):
+        return getattr(module, method)(chunk.to(device)).cpu()
+
+    return forward_in_chunks(run, data).numpy()
 
 
 @torch.no_grad()
-def evaluate_loss(module, batch_loss, n_samples, batch_size, device):
-    """Mean of ``batch_loss`` over every row once, in eval mode and without gradients.
+def evaluate(module, batch_loss, n_samples, batch_size, generator):
+    """What ``batch_loss`` logs over one shuffled pass of every row, in eval mode.
 
-    Restarts and heads are compared by this figure: the running loss of the last
-    epoch mixes states along the way and is noisier.
+    Heads and restarts are compared by these figures: the running loss of the last
+    epoch mixes states along the way. ``generator`` must be of its own, seeded the same
+    for everything compared, so the figures are deterministic and the training
+    stream is not shifted. Returns :meth:`EpochLog.means`, each batch weighted by its
+    rows.
     """
+    device = next(module.parameters()).device
     module.eval()
-    total, count = 0.0, 0
+    order = torch.randperm(n_samples, generator=generator).to(device)
+    log = EpochLog(0)
     for start in range(0, n_samples, batch_size):
-        index = torch.arange(start, min(start + batch_size, n_samples), device=device)
-        loss, _, _ = batch_loss(index)
-        if loss is not None:
-            total += loss.item() * index.shape[0]
-            count += index.shape[0]
+        index = order[start : start + batch_size]
+        before = log.n_steps
+        # Weight each batch by its rows: log the batch as that many steps' worth.
+        if batch_loss(index, _Weighted(log, index.shape[0])) is not None:
+            log.n_steps = before + index.shape[0]
     module.train()
-    return total / max(count, 1)
+    return log.means()
+
+
+class _Weighted:
+    """An :class:`EpochLog` view that adds every statistic times a weight."""
+
+    def __init__(self, log, weight):
+        self.epoch, self._log, self._weight = log.epoch, log, weight
+
+    def add(self, **values):
+        self._log.add(**{name: value.detach() * self._weight for name, value in values.items()})

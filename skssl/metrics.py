@@ -1,15 +1,21 @@
-"""Clustering quality against known labels, with clusters matched to classes.
+"""Clustering quality: against known labels, and without them.
 
 A clusterer's label numbers are arbitrary, so accuracy is measured after the
 one-to-one matching of clusters to classes that maximises agreement (the Hungarian
 algorithm, ``scipy.optimize.linear_sum_assignment``).
+:func:`neighbor_consistency_score` needs no labels: it is what the clusterers'
+``score`` returns.
 """
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import make_scorer
-from sklearn.utils import column_or_1d
+from sklearn.metrics import make_scorer, normalized_mutual_info_score
+from sklearn.metrics.cluster import contingency_matrix
+from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import check_consistent_length
+
+#: Neighbours per sample that :func:`neighbor_consistency_score` compares by default.
+SCORE_NEIGHBORS = 10
 
 
 def _contingency(y_true, y_pred):
@@ -18,11 +24,8 @@ def _contingency(y_true, y_pred):
     check_consistent_length(y_true, y_pred)
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty.")
-    classes, true_codes = np.unique(y_true, return_inverse=True)
-    clusters, pred_codes = np.unique(y_pred, return_inverse=True)
-    table = np.zeros((classes.size, clusters.size), dtype=np.int64)
-    np.add.at(table, (true_codes, pred_codes), 1)
-    return table, classes, clusters
+    table = contingency_matrix(y_true, y_pred)
+    return table, np.unique(y_true), np.unique(y_pred)
 
 
 def _matching(table):
@@ -107,3 +110,57 @@ def matched_confusion_matrix(y_true, y_pred):
 #: Scorer for ``GridSearchCV(..., scoring=hungarian_scorer)``: calls the estimator's
 #: ``predict`` and scores it with :func:`hungarian_accuracy_score`.
 hungarian_scorer = make_scorer(hungarian_accuracy_score)
+
+
+def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS):
+    """Label-free clustering score: how well a sample's cluster predicts its neighbours'.
+
+    For every sample ``i`` and each of its ``n_neighbors`` nearest neighbours ``j``
+    (Euclidean, in ``X``), the pair of clusters ``(c_i, c_j)`` is counted in both
+    orders, and the score is the normalised mutual information of that pair::
+
+        score = I(c_i; c_j) / H(c)
+
+    It is 1 when no neighbour pair is cut and every cluster is used, falls as more
+    neighbour pairs cross clusters, and is 0 for a single cluster (which tells
+    nothing) or clusters that ignore the neighbourhoods. Unlike a training loss it
+    does not depend on an estimator's hyperparameters, so it can rank them.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The samples, in the space whose neighbourhoods should be respected.
+    labels : array-like of shape (n_samples,)
+        Cluster of each sample.
+    n_neighbors : int, default=10
+        Neighbours per sample; ``n_samples - 1`` when the data has fewer (with a
+        warning).
+
+    Returns
+    -------
+    float
+        In [0, 1]; greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skssl.metrics import neighbor_consistency_score
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    >>> neighbor_consistency_score(X, [0, 0, 0, 1, 1, 1], n_neighbors=2)
+    1.0
+    >>> round(neighbor_consistency_score(X, [0, 1, 0, 1, 0, 1], n_neighbors=2), 3)
+    0.082
+    """
+    from skssl._neighbors import mine_neighbors
+
+    X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+    labels = column_or_1d(labels)
+    check_consistent_length(X, labels)
+    if np.unique(labels).size < 2:
+        return 0.0
+    neighbors = mine_neighbors(X, n_neighbors)
+    own = np.repeat(labels, neighbors.shape[1])
+    theirs = labels[neighbors].ravel()
+    return float(
+        normalized_mutual_info_score(np.concatenate([own, theirs]), np.concatenate([theirs, own]))
+    )

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from skssl.augment import feature_mask, gaussian_noise, neighbor_view, scarf_corrupt
+from skssl._augment import feature_mask, gaussian_noise, neighbor_view, scarf_corrupt
 
 
 def _gen(seed=0):

@@ -10,7 +10,7 @@ from scipy import sparse
 
 from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
 
-SMALL = {"max_epochs": 2, "random_state": 0, "device": "cpu"}
+SMALL = {"max_iter": 2, "random_state": 0, "device": "cpu"}
 FACTORIES = {
     "SelfSupervisedClassifier": lambda k: SelfSupervisedClassifier(k, n_init=1, **SMALL),
     "SCANClusterer": lambda k: SCANClusterer(k, n_heads=1, n_neighbors=3, **SMALL),
@@ -115,3 +115,31 @@ def test_more_clusters_than_distinct_rows(name):
 def test_more_clusters_than_samples(name):
     with pytest.raises(ValueError, match="n_clusters"):
         FACTORIES[name](50).fit(rng_data())
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_hidden_layer_sizes_as_mlp_classifier_takes_them(name):
+    X = rng_data()
+    as_list = FACTORIES[name](2).set_params(hidden_layer_sizes=[8, 4]).fit(X)
+    as_int = FACTORIES[name](2).set_params(hidden_layer_sizes=8).fit(X)
+    assert np.all(np.isfinite(fit_output(as_list, X))) and np.all(
+        np.isfinite(fit_output(as_int, X))
+    )
+    for bad in [(8, 0), (8, -1), (8, 2.5), ("8",)]:
+        with pytest.raises(ValueError, match="hidden_layer_sizes"):
+            FACTORIES[name](2).set_params(hidden_layer_sizes=bad).fit(X)
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_too_many_neighbors_use_every_other_sample_with_a_warning(name):
+    X = rng_data(n=6)
+    estimator = FACTORIES[name](2).set_params(n_neighbors=10)
+    with pytest.warns(UserWarning, match="n_neighbors=10 is not below n_samples=6"):
+        estimator.fit(X)
+    assert estimator.n_neighbors_ == 5 and estimator.n_neighbors == 10
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_unknown_device_names_the_parameter(name):
+    with pytest.raises(ValueError, match="device='gpu' is not a Torch device"):
+        FACTORIES[name](2).set_params(device="gpu").fit(rng_data())

@@ -81,9 +81,32 @@ def test_markdown_table_from_records(suite_module):
     assert "Test CPU, 2 cores" in table
     assert "python benchmarks/run.py --datasets wine" in table
     assert "| SCANClusterer() | 0.850 ± 0.050 | 0.500 ± 0.000 | 0.400 ± 0.000 " in table
-    assert "| 1.50 ± 0.50 | 351 | 51 | 0.5 |" in table
+    assert "| 1.50 | n/a | 351 | 51 | 0.5 |" in table  # median; no UMAP + KMeans here
     assert "| KMeans(n_init=10) | failed: ValueError: boom |" in table
     assert "| wine | 3.0 ± 0.0 | 0.250 ± 0.000 | 0.600 ± 0.100 | 0.500 ± 0.100 |" in table
+
+
+def test_time_ratio_skips_and_published(suite_module):
+    suite = fake_suite()
+    suite["config"]["methods"].append("umap-kmeans")
+    suite["runs"].append({"dataset": "wine", "method": "umap-kmeans", "warmup_seconds": 5.0})
+    for seed in (0, 1):
+        record = dict(suite["records"][0], method="umap-kmeans", seed=seed, fit_seconds=3.0)
+        suite["records"].append(record)
+    suite["config"]["methods"].append("spectral")
+    suite["runs"].append({"dataset": "wine", "method": "spectral", "skipped": "skipped: why"})
+    table = suite_module.markdown(suite)
+    assert "| 1.50 | 0.5 | 351 | 51 | 0.5 |" in table  # SCAN: median 1.5 s, UMAP 3 s
+    assert "| 3.00 | 1 |" in table
+    assert "| SpectralClustering (nearest_neighbors) | skipped: why |" in table
+    assert suite_module.skip_reason("usps", "spectral") is not None
+    assert suite_module.skip_reason("usps", "spectral", max_rows=300) is None
+    assert suite_module.skip_reason("usps", "hdbscan") is None
+    assert "| wine |" in table and "Published deep clustering" not in table
+    suite["config"]["datasets"] = ["wine", "usps"]
+    assert "| usps | N2D (autoencoder + UMAP + GMM) | 0.950 | 0.901 |" in (
+        suite_module.markdown(suite)
+    )
 
 
 def test_plot_writes_png(suite_module, tmp_path):

@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, make_blobs
 
 from skssl import SelfSupervisedClassifier
+from skssl._networks import LinearHeads
+from skssl._objectives import VIEW_OPTIONS
 from skssl.metrics import hungarian_accuracy_score
-from skssl.networks import NormalizedHead
-from skssl.objectives import VIEW_OPTIONS
 
 TWO_VIEW_OBJECTIVES = ["self_classifier", "iic"]
-SMALL = dict(n_init=1, max_epochs=5, hidden_layer_sizes=(16,), random_state=0, device="cpu")
+SMALL = dict(n_init=1, max_iter=5, hidden_layer_sizes=(16,), random_state=0, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +57,10 @@ def test_normalized_head_and_overclustering_head(blobs, objective):
         n_clusters=3, objective=objective, n_overclusters=9, temperature=0.2, **SMALL
     ).fit(X)
     # The auxiliary head is trained alongside but only the main head is kept.
-    assert len(model.module_.heads) == 1
-    head = model.module_.heads[0]
-    assert isinstance(head, NormalizedHead) and head.weight.shape[0] == 3
-    assert head.temperature == 0.2
+    head = model.module_.heads
+    assert model.module_.overclustering is None
+    assert isinstance(head, LinearHeads) and head.weight.shape[:2] == (1, 3)
+    assert head.temperature == 0.2 and head.bias is None
     assert model.predict_proba(X).shape == (X.shape[0], 3)
 
 
@@ -71,7 +70,7 @@ def test_minmax_keeps_plain_head_and_ignores_two_view_parameters(blobs):
     other = SelfSupervisedClassifier(
         n_clusters=3, n_overclusters=9, temperature=0.5, views="noise", **SMALL
     ).fit(X)
-    assert isinstance(base.module_.heads[0], torch.nn.Linear)
+    assert base.module_.heads.temperature is None and base.module_.heads.bias is not None
     np.testing.assert_array_equal(base.predict_proba(X), other.predict_proba(X))
 
 

@@ -15,7 +15,7 @@ distributed = pytest.importorskip("distributed", reason="needs the 'distributed'
 def test_grid_search_on_a_local_dask_cluster():
     X, y = make_blobs(n_samples=150, centers=3, n_features=4, random_state=0)
     grid = {"entropy_weight": [1.0, 2.0]}
-    estimator = SelfSupervisedClassifier(n_clusters=3, n_init=1, max_epochs=60, random_state=0)
+    estimator = SelfSupervisedClassifier(n_clusters=3, n_init=1, max_iter=60, random_state=0)
     local = GridSearchCV(estimator, grid, scoring=hungarian_scorer, cv=2).fit(X, y)
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster,

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skssl.losses import (
+from skssl._losses import (
     consistency_preserving_loss,
     iic_loss,
     minmax_loss,
@@ -221,7 +221,7 @@ def test_snnl_matches_naive(n, d, temperature, metric):
     mask = torch.rand(n, n, generator=torch.Generator().manual_seed(13)) < 0.4
     mask[0] = False
     mask[0, 1] = True
-    loss, terms = soft_nearest_neighbor_loss(h, mask, temperature=temperature, metric=metric)
+    loss, terms = soft_nearest_neighbor_loss(h, mask, temperature=temperature, distance=metric)
     expected = naive_snnl(h.tolist(), mask.tolist(), temperature, metric)
     torch.testing.assert_close(loss, torch.tensor(expected, dtype=torch.float64))
     off_diagonal = mask & ~torch.eye(n, dtype=torch.bool)
@@ -294,7 +294,7 @@ def test_snnl_finite_at_extreme_scales(scale, temperature, metric):
     h = _randn(8, 4, scale=scale, dtype=torch.float32)
     mask = torch.rand(8, 8, generator=torch.Generator().manual_seed(1)) < 0.3
     temp = torch.tensor(temperature, requires_grad=True)
-    loss, _ = soft_nearest_neighbor_loss(h, mask, temperature=temp, metric=metric)
+    loss, _ = soft_nearest_neighbor_loss(h, mask, temperature=temp, distance=metric)
     _assert_finite_backward(loss, h, temp)
 
 
@@ -362,7 +362,7 @@ def test_self_classifier_finite_and_permutation_invariant(n, c, log_scale, seed)
 def test_snnl_nonnegative_and_finite(n, log_scale, seed, metric):
     h = _randn(n, 3, seed=seed, scale=10**log_scale, dtype=torch.float32)
     mask = torch.rand(n, n, generator=torch.Generator().manual_seed(seed)) < 0.5
-    loss, _ = soft_nearest_neighbor_loss(h, mask, metric=metric)
+    loss, _ = soft_nearest_neighbor_loss(h, mask, distance=metric)
     assert loss >= 0
     _assert_finite_backward(loss, h)
 
@@ -401,7 +401,7 @@ ALL_POSITIVE = torch.ones(4, 4, dtype=torch.bool)
         lambda p, z: consistency_preserving_loss(z, z, temperature=0),
         lambda p, z: consistency_preserving_loss(z, z[:, :2]),
         lambda p, z: soft_nearest_neighbor_loss(z, ALL_POSITIVE, temperature=0),
-        lambda p, z: soft_nearest_neighbor_loss(z, ALL_POSITIVE, metric="l1"),
+        lambda p, z: soft_nearest_neighbor_loss(z, ALL_POSITIVE, distance="l1"),
         lambda p, z: soft_nearest_neighbor_loss(z, torch.ones(4, 4)),
         lambda p, z: soft_nearest_neighbor_loss(z, ALL_POSITIVE[:3, :3]),
         lambda p, z: soft_nearest_neighbor_loss(z, ALL_POSITIVE, temperature=torch.ones(2)),

@@ -19,7 +19,7 @@ def test_matched_confusion_display_is_diagonal_for_a_relabelled_partition():
 
 def test_from_estimator_history_and_embedding(tmp_path):
     X, y = make_blobs(n_samples=90, centers=3, n_features=2, random_state=0)
-    model = SelfSupervisedClassifier(n_clusters=3, n_init=1, max_epochs=30, random_state=0).fit(X)
+    model = SelfSupervisedClassifier(n_clusters=3, n_init=1, max_iter=30, random_state=0).fit(X)
     display = MatchedConfusionMatrixDisplay.from_estimator(model, X, y, normalize=True)
     assert display.confusion_matrix.sum() == 90
     ax = plot_history(model, keys=("loss", "cluster_size_entropy"))

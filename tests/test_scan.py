@@ -8,14 +8,17 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+import skssl._scan
 from skssl import SCANClusterer
-from skssl.losses import scan_loss
+from skssl._graph import normalized_cut
+from skssl._losses import scan_loss
+from skssl._neighbors import mine_neighbors
 from skssl.metrics import hungarian_accuracy_score
-from skssl.neighbors import mine_neighbors
-from skssl.scan import full_scan_losses
 
-FAST = dict(max_epochs=20, n_heads=2, n_neighbors=10, device="cpu", random_state=0)
+FAST = dict(max_iter=20, n_heads=2, n_neighbors=10, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +33,23 @@ def fitted(blobs):
 
 
 def test_digits_beats_kmeans():
-    """With default parameters SCAN beats KMeans(n_init=10) on digits by a margin."""
+    """With default parameters SCAN beats the better KMeans(n_init=10) on digits by 6 points.
+
+    The better of the raw (0.792) and standardised (0.589) inputs counts. Over seeds
+    0-2 SCAN scored 0.861, 0.957 and 0.869: a mean of 0.896, 0.104 above.
+    """
     X, y = load_digits(return_X_y=True)
-    kmeans = KMeans(10, n_init=10, random_state=0).fit(X)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scan = SCANClusterer(n_clusters=10, random_state=0, device="cpu").fit(X)
-    kmeans_accuracy = hungarian_accuracy_score(y, kmeans.labels_)
-    scan_accuracy = hungarian_accuracy_score(y, scan.labels_)
-    assert scan_accuracy > kmeans_accuracy + 0.05, (scan_accuracy, kmeans_accuracy)
+    kmeans = max(
+        hungarian_accuracy_score(y, KMeans(10, n_init=10, random_state=0).fit_predict(Z))
+        for Z in (X, StandardScaler().fit_transform(X))
+    )
+    scan = []
+    for seed in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SCANClusterer(n_clusters=10, random_state=seed, device="cpu").fit(X)
+        scan.append(hungarian_accuracy_score(y, model.labels_))
+    assert np.mean(scan) > kmeans + 0.06, (scan, kmeans)
 
 
 def test_blobs_are_found(fitted, blobs):
@@ -70,16 +81,44 @@ def test_history_records_every_stage_and_epoch(fitted):
     assert 0 < scan["cluster_size_entropy"] <= np.log(3) + 1e-9
 
 
-def test_head_with_lowest_exact_loss_is_kept(blobs):
-    """The kept head has the lowest loss over all samples and their nearest neighbours."""
+def test_head_with_lowest_normalized_cut_is_kept(blobs):
+    """The kept head cuts the fewest neighbour links, normalised per cluster."""
     X, _ = blobs
     model = SCANClusterer(n_clusters=3, self_labeling=False, **{**FAST, "n_heads": 3}).fit(X)
-    assert model.head_losses_.shape == (3,)
-    assert model.best_head_ == np.argmin(model.head_losses_)
-    nearest = torch.as_tensor(model.neighbors_[:, :5])  # ceil(10 / 2)
-    data = torch.as_tensor(X)
-    kept = full_scan_losses(model.module_, data, nearest, model.entropy_weight)
-    assert kept == pytest.approx([model.head_losses_[model.best_head_]], rel=1e-4)
+    assert model.head_cuts_.shape == (3,)
+    assert model.best_head_ == np.argmin(model.head_cuts_)
+    assert model.head_cuts_[model.best_head_] == pytest.approx(
+        normalized_cut(model.labels_, model.neighbors_, 3)
+    )
+
+
+def test_normalized_cut_of_simple_partitions():
+    neighbors = np.array([[1], [0], [3], [2]])
+    assert normalized_cut(np.array([0, 0, 1, 1]), neighbors, 2) == 0.0
+    assert normalized_cut(np.array([0, 1, 0, 1]), neighbors, 2) == 2.0
+    assert normalized_cut(np.array([0, 0, 0, 0]), neighbors, 2) == 1.0, "an empty cluster counts 1"
+
+
+def test_half_the_heads_start_from_spectral_partitions(blobs, monkeypatch):
+    X, _ = blobs
+    warm = []
+    real = skssl._scan.spectral_partitions
+
+    def spy(neighbors, n_clusters, n_partitions, random_state=None):
+        warm.append(n_partitions)
+        return real(neighbors, n_clusters, n_partitions, random_state)
+
+    monkeypatch.setattr(skssl._scan, "spectral_partitions", spy)
+    model = SCANClusterer(n_clusters=3, **{**FAST, "n_heads": 4}).fit(X)
+    assert warm == [2]
+    assert [record["stage"] for record in model.history_] == ["scan"] * 20
+
+
+def test_metric_auto_follows_the_number_of_features(blobs):
+    X, _ = blobs
+    narrow = SCANClusterer(n_clusters=3, **{**FAST, "max_iter": 1}).fit(X)
+    wide = SCANClusterer(n_clusters=3, **{**FAST, "max_iter": 1}).fit(np.tile(X, 5))
+    assert (narrow.metric, narrow.metric_, wide.metric_) == ("auto", "euclidean", "cosine")
 
 
 def test_stacked_head_loss_equals_one_call_per_head():
@@ -100,8 +139,8 @@ def test_neighbors_are_mined_in_the_input_space(blobs):
     """No hidden rescaling: a feature with a large scale dominates, as in KMeans."""
     X, _ = blobs
     X = X * np.array([1.0, 1000.0])
-    model = SCANClusterer(n_clusters=3, **{**FAST, "max_epochs": 1}).fit(X)
-    np.testing.assert_array_equal(model.neighbors_, mine_neighbors(X, 10, metric="cosine"))
+    model = SCANClusterer(n_clusters=3, **{**FAST, "max_iter": 1}).fit(X)
+    np.testing.assert_array_equal(model.neighbors_, mine_neighbors(X, 10, metric="euclidean"))
 
 
 def test_same_seed_same_labels(blobs):
@@ -111,16 +150,14 @@ def test_same_seed_same_labels(blobs):
     np.testing.assert_array_equal(first, second)
 
 
-def test_embedding_is_cloned_and_used(blobs):
+def test_a_pipeline_gives_the_pretext_space(blobs):
+    """What the removed ``embedding=`` parameter did: PCA first, SCAN on its output."""
     X, y = blobs
     X = np.hstack([X, np.zeros((X.shape[0], 3))])
     X_before = X.copy()
-    pca = PCA(2)
-    model = SCANClusterer(n_clusters=3, embedding=pca, **FAST).fit(X)
-    assert not hasattr(pca, "components_"), "the given transformer is cloned"
-    assert model.embedding_.n_components_ == 2
-    assert model.module_.standardize.mean.shape == (2,), "the network works on the embedding"
-    assert hungarian_accuracy_score(y, model.predict(X)) > 0.95
+    pipeline = make_pipeline(PCA(2), SCANClusterer(n_clusters=3, **FAST)).fit(X)
+    assert pipeline[-1].module_.standardize.mean.shape == (2,), "the network works on PCA's output"
+    assert hungarian_accuracy_score(y, pipeline.predict(X)) > 0.95
     np.testing.assert_array_equal(X, X_before)
 
 
@@ -149,14 +186,14 @@ def test_collapse_warns(blobs):
 def test_small_batch_warns(blobs):
     X, _ = blobs
     with pytest.warns(UserWarning, match="batch_size=4 is small"):
-        SCANClusterer(n_clusters=3, batch_size=4, **{**FAST, "max_epochs": 1}).fit(X)
+        SCANClusterer(n_clusters=3, batch_size=4, **{**FAST, "max_iter": 1}).fit(X)
 
 
 def test_no_confident_sample_warns(blobs):
     """With a learning rate too small to move, nothing reaches 0.99: warn, keep SCAN's labels."""
     X, _ = blobs
     model = SCANClusterer(
-        n_clusters=3, learning_rate=1e-9, self_labeling=True, **{**FAST, "max_epochs": 2}
+        n_clusters=3, learning_rate_init=1e-9, self_labeling=True, **{**FAST, "max_iter": 2}
     )
     with pytest.warns(UserWarning, match="found no sample with confidence"):
         model.fit(X)
@@ -173,15 +210,13 @@ def test_self_labeling_off_by_default_has_scan_stage_only(blobs):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(n_neighbors=300), "n_neighbors=300 must be below n_samples=300"),
-        (dict(n_neighbors=500), "n_neighbors=500 must be below"),
         (dict(n_clusters=301), "n_clusters=301 must be <= n_samples=300"),
         (dict(confidence_threshold=0.0), "confidence_threshold"),
         (dict(confidence_threshold=1.0), "confidence_threshold"),
         (dict(confidence_threshold=1.5), "confidence_threshold"),
         (dict(metric="manhattan"), "metric"),
         (dict(n_heads=0), "n_heads"),
-        (dict(embedding="pca"), "embedding"),
+        (dict(n_neighbors=0), "n_neighbors"),
     ],
 )
 def test_bad_parameters(blobs, params, match):

@@ -11,11 +11,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skssl import SNNLTransformer
-from skssl.losses import soft_nearest_neighbor_loss
+from skssl._losses import soft_nearest_neighbor_loss
+from skssl._snnl import _PartnerSampler, auto_hidden_layer_sizes, positive_mask
 from skssl.metrics import hungarian_accuracy_score
-from skssl.snnl import _PartnerSampler, auto_hidden_layer_sizes, positive_mask
 
-FAST = dict(max_epochs=3, random_state=0, device="cpu")
+FAST = dict(max_iter=3, random_state=0, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_loss_matches_plain_logsumexp_when_terms_underflow(metric):
 @pytest.mark.parametrize("temperature", [0.01, 100.0])
 def test_finite_at_extreme_scales_and_temperatures(blobs, scale, metric, temperature):
     X, y = blobs
-    model = SNNLTransformer(metric=metric, temperature=temperature, **FAST)
+    model = SNNLTransformer(distance=metric, temperature=temperature, **FAST)
     codes = model.fit_transform(X * scale)
     assert np.isfinite(codes).all()
     assert np.isfinite(model.inverse_transform(codes)).all()
@@ -212,7 +212,7 @@ def test_output_dtype_and_inverse_shape(blobs, dtype):
 def test_inverse_transform_returns_original_scale(blobs):
     X, _ = blobs
     X = X * 1e3 + 5e3
-    model = SNNLTransformer(n_components=4, max_epochs=60, random_state=0, device="cpu").fit(X)
+    model = SNNLTransformer(n_components=4, max_iter=60, random_state=0, device="cpu").fit(X)
     decoded = model.inverse_transform(model.transform(X))
     relative_error = ((decoded - X) ** 2).mean() / X.var(axis=0).mean()
     assert relative_error < 0.2
@@ -222,7 +222,7 @@ def test_hidden_layer_sizes(blobs):
     X, _ = blobs
     linear = SNNLTransformer(hidden_layer_sizes=(), **FAST).fit(X)
     assert linear.hidden_layer_sizes_ == () and linear.transform(X).shape == (len(X), 10)
-    with pytest.raises(ValueError, match="positive ints"):
+    with pytest.raises(ValueError, match="ints > 0"):
         SNNLTransformer(hidden_layer_sizes=(8, 0), **FAST).fit(X)
 
 

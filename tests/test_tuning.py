@@ -8,11 +8,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skssl import SelfSupervisedClassifier
+from skssl._objectives import OBJECTIVES
 from skssl.metrics import hungarian_scorer
-from skssl.objectives import OBJECTIVES
 
 #: Tiny settings: the search itself is under test, not the quality of each fit.
-SMALL = dict(n_clusters=3, n_init=1, max_epochs=5, hidden_layer_sizes=(16,), device="cpu")
+SMALL = dict(n_clusters=3, n_init=1, max_iter=5, hidden_layer_sizes=(16,), device="cpu")
 GRID = {"entropy_weight": [1.0, 2.0], "temperature": [0.1, 0.2]}
 
 

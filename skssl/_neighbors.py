@@ -1,4 +1,4 @@
-"""Nearest-neighbour mining and far-sample (negative) drawing.
+"""Nearest-neighbour mining: the one place every estimator (and ``score``) finds neighbours.
 
 Exact search (scikit-learn's chunked brute force, never an n x n matrix in memory)
 is used up to :data:`EXACT_SEARCH_MAX_SAMPLES` rows; above it PyNNDescent builds an
@@ -6,8 +6,9 @@ approximate graph. PyNNDescent is imported only then: its numba code compiles on
 the first call in every process (25-45 s), which small fits should never pay.
 """
 
+import warnings
+
 import numpy as np
-import torch
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
@@ -39,11 +40,17 @@ def _drop_self(indices):
 def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_state=None):
     """Return the ``n_neighbors`` nearest neighbours of every row of ``X``, self excluded.
 
+    The one policy for a neighbour count the data cannot supply: with ``n_neighbors``
+    at or above ``n_samples`` every other row is a neighbour (``n_samples - 1`` of
+    them) and a UserWarning says so. The estimators record the count used in their
+    fitted attributes.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        At least 2 rows.
     n_neighbors : int
-        Neighbours per row; must be below ``n_samples``.
+        Neighbours per row, at least 1.
     metric : {"euclidean", "cosine"}, default="euclidean"
     method : {"auto", "exact", "approximate"}, default="auto"
         ``"auto"`` searches exactly up to ``EXACT_SEARCH_MAX_SAMPLES`` rows.
@@ -52,13 +59,13 @@ def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_
 
     Returns
     -------
-    neighbors : ndarray of shape (n_samples, n_neighbors), dtype int32
+    neighbors : ndarray of shape (n_samples, min(n_neighbors, n_samples - 1)), dtype int32
         Row ``i`` lists its neighbours from nearest to farthest.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from skssl.neighbors import mine_neighbors
+    >>> from skssl._neighbors import mine_neighbors
     >>> X = np.array([[0.0], [0.1], [5.0], [5.2]])
     >>> mine_neighbors(X, 1)
     array([[1],
@@ -67,10 +74,18 @@ def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_
            [2]], dtype=int32)
     """
     n_samples = X.shape[0]
-    if not 1 <= n_neighbors < n_samples:
+    if n_neighbors < 1 or n_samples < 2:
         raise ValueError(
-            f"n_neighbors={n_neighbors} must be at least 1 and below n_samples={n_samples}."
+            f"n_neighbors={n_neighbors} must be at least 1, and X needs 2 rows (has {n_samples})."
         )
+    if n_neighbors >= n_samples:
+        warnings.warn(
+            f"n_neighbors={n_neighbors} is not below n_samples={n_samples}: every other "
+            f"sample is used as a neighbour ({n_samples - 1}).",
+            UserWarning,
+            stacklevel=3,
+        )
+        n_neighbors = n_samples - 1
     if method == "auto":
         method = "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
     if method == "exact":
@@ -101,57 +116,3 @@ def neighbor_recall(found, exact):
     """Fraction of the exact neighbours that ``found`` recovers, averaged over rows."""
     hits = sum(len(np.intersect1d(a, b)) for a, b in zip(found, exact))
     return hits / exact.size
-
-
-def sample_negatives(
-    anchors, neighbors, n_negatives, generator, *, data=None, n_candidates=0, near_fraction=0.0
-):
-    """Draw ``n_negatives`` far samples per anchor from outside its neighbour list.
-
-    Draws are uniform; an index that hits the anchor or one of its neighbours is
-    drawn again (twice at most: with ``k << n`` a third hit is negligible).
-
-    With ``data`` and ``n_candidates > n_negatives``, ``n_candidates`` draws are made
-    per anchor and the far samples are the ``n_negatives`` nearest draws that lie
-    beyond the ``near_fraction`` quantile of their distances. With
-    ``near_fraction = 1 / n_clusters`` this skips the points that would share the
-    anchor's class if classes were balanced and keeps the hardest of the rest, with
-    no O(n^2) search.
-
-    Parameters
-    ----------
-    anchors : LongTensor of shape (batch,)
-    neighbors : LongTensor of shape (n_samples, k)
-    n_negatives : int
-    generator : torch.Generator
-        CPU generator for the draws.
-    data : Tensor of shape (n_samples, n_features), default=None
-        Points measured by Euclidean distance when choosing among candidates.
-    n_candidates : int, default=0
-        Draws per anchor to choose from; uniform draws when not above ``n_negatives``.
-    near_fraction : float in [0, 1), default=0.0
-
-    Returns
-    -------
-    LongTensor of shape (batch, n_negatives), on ``anchors``' device.
-    """
-    n_samples = neighbors.shape[0]
-    device = anchors.device
-    choose = data is not None and n_candidates > n_negatives
-    shape = (anchors.shape[0], n_candidates if choose else n_negatives)
-    draws = torch.randint(n_samples, shape, generator=generator).to(device)
-    excluded = torch.cat([anchors[:, None], neighbors[anchors].long()], dim=1)
-    for _ in range(2):
-        hit = (draws[..., None] == excluded[:, None, :]).any(-1)
-        if not hit.any():
-            break
-        redraw = torch.randint(n_samples, shape, generator=generator).to(device)
-        draws = torch.where(hit, redraw, draws)
-    if not choose:
-        return draws
-    distance = (data[draws] - data[anchors][:, None, :]).pow(2).sum(-1)
-    threshold = torch.quantile(distance, near_fraction, dim=1, keepdim=True)
-    # Draws inside the quantile sort last; the nearest of the rest come first.
-    ranked = torch.where(distance > threshold, distance, torch.full_like(distance, torch.inf))
-    nearest_beyond = ranked.topk(n_negatives, dim=1, largest=False).indices
-    return draws.gather(1, nearest_beyond)

@@ -26,7 +26,7 @@ def _masked_logsumexp(logits, keep):
     return peak.squeeze(1) + shifted.exp().sum(dim=1).log()
 
 
-def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, metric="cosine", eps=1e-8):
+def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, distance="cosine", eps=1e-8):
     """Soft nearest neighbour loss (SNNL) of a batch of representations.
 
     With a distance ``d_ij`` and temperature ``T``::
@@ -51,7 +51,7 @@ def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, metric="cosine
         (same label, or a mined neighbour); the diagonal is ignored.
     temperature : float or Tensor of shape (), default=1.0
         ``T > 0``; a tensor (e.g. a learned temperature) gets a gradient.
-    metric : {"cosine", "euclidean"}, default="cosine"
+    distance : {"cosine", "euclidean"}, default="cosine"
         ``"cosine"``: ``d_ij = 1 - cos(h_i, h_j)``; ``"euclidean"``: squared
         Euclidean distance ``||h_i - h_j||^2`` (computed on the batch-centred
         ``h``, which leaves it unchanged and limits cancellation).
@@ -82,15 +82,15 @@ def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, metric="cosine
     if positive_mask.dtype != torch.bool:
         raise ValueError(f"positive_mask must be a bool tensor, got {positive_mask.dtype}.")
 
-    if metric == "cosine":
+    if distance == "cosine":
         unit = F.normalize(h, dim=1, eps=eps)
         dist = 1 - unit @ unit.T
-    elif metric == "euclidean":
+    elif distance == "euclidean":
         centred = h - h.mean(dim=0)
         sq_norm = centred.pow(2).sum(dim=1)
         dist = (sq_norm[:, None] + sq_norm[None, :] - 2 * centred @ centred.T).clamp(min=0)
     else:
-        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}.")
+        raise ValueError(f"distance must be 'cosine' or 'euclidean', got {distance!r}.")
 
     diagonal = torch.eye(n_samples, dtype=torch.bool, device=h.device)
     logits = -dist / temperature

@@ -15,18 +15,18 @@ from sklearn.utils.validation import (
 )
 from torch.nn import functional as F
 
-from skssl._base import TorchEstimatorBase, standardizer
+from skssl._augment import gaussian_noise
+from skssl._base import TorchEstimatorBase, check_hidden_layer_sizes
 from skssl._core import train_module
-from skssl.augment import gaussian_noise
-from skssl.losses import soft_nearest_neighbor_loss
-from skssl.neighbors import mine_neighbors
-from skssl.networks import Autoencoder
+from skssl._losses import soft_nearest_neighbor_loss
+from skssl._neighbors import mine_neighbors
+from skssl._networks import Autoencoder, standardizer
 
 #: ``batch_size="auto"`` is capped here: the loss compares every pair of rows in a
 #: batch (an anchor and its partner each), so its cost grows with the batch squared.
 MAX_AUTO_BATCH_SIZE = 512
 
-#: Most passes ``max_epochs="auto"`` makes: 30 passes fit digits (1,797 rows) in about
+#: Most passes ``max_iter="auto"`` makes: 30 passes fit digits (1,797 rows) in about
 #: 10 s on one core; 100 passes moved the KMeans accuracy on the codes by less than its
 #: spread over seeds (0.71 +- 0.04 against 0.73 +- 0.01, batch 128, T=2).
 MAX_AUTO_EPOCHS = 30
@@ -145,8 +145,9 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
 
     **Positives and labels.** By default (``supervised=False``) training is
     unsupervised and ``y`` is ignored completely: the positives of a row are its
-    ``n_neighbors`` nearest neighbours in the standardised input (symmetrised: ``j`` is
-    a positive of ``i`` when either is among the other's neighbours). With
+    ``n_neighbors`` nearest neighbours in ``X`` as given (Euclidean, as KMeans measures
+    distances; symmetrised: ``j`` is a positive of ``i`` when either is among the
+    other's neighbours). With
     ``supervised=True``, ``y`` is required and ``-1`` marks an unlabelled row (the
     scikit-learn semi-supervised convention): two labelled rows are positives exactly
     when their labels agree (a neighbour known to carry another label is not a
@@ -161,7 +162,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
     ----------
     n_components : int, default=10
         Size of the code returned by :meth:`transform`.
-    hidden_layer_sizes : tuple of int or "auto", default="auto"
+    hidden_layer_sizes : array-like of int or "auto", default="auto"
         Widths of the encoder's hidden layers (the decoder mirrors them). ``"auto"``
         means two layers of width ``2 * n_features`` kept within [64, 500]; the
         seed's ``(500, 500, 2000)`` suits MNIST-sized inputs.
@@ -180,8 +181,10 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         ``1 / (1 + epoch) ** 0.55`` schedule of Agarap & Azcarraga (2020), scaled by
         ``temperature``. ``"learned"`` optimises ``log T`` with the network (Frosst et
         al., 2019), starting at ``temperature``.
-    metric : {"cosine", "euclidean"}, default="cosine"
-        Distance of the loss: ``1 - cos(h_i, h_j)`` or the squared Euclidean distance.
+    distance : {"cosine", "euclidean"}, default="cosine"
+        Distance ``d`` of the loss between two rows' activations: ``1 - cos(h_i, h_j)``
+        or the squared Euclidean distance. (``metric`` in the other estimators names
+        the neighbour search's distance; here neighbours are always Euclidean.)
     supervised : bool, default=False
         Use the labels ``y`` passed to :meth:`fit` to choose positives (see above).
         When False, ``y`` is ignored.
@@ -192,19 +195,35 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         ``supervised=True``, where it keeps the label clusters from fitting only the
         training rows (5-NN on held-back digits: 0.974 without noise, 0.984 with).
     n_neighbors : int, default=10
-        Nearest neighbours mined per row (Euclidean, on the standardised input).
-    max_epochs : int or "auto", default="auto"
-        Passes over the data; ``"auto"`` means ``min(30, max(3, ceil(10**6 / n_samples)))``.
+        Nearest neighbours mined per row (Euclidean, in ``X`` as given). With fewer
+        rows, every other row is a neighbour (with a warning).
+    max_iter : int or "auto", default="auto"
+        Most passes over the data (epochs), as in
+        :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means
+        ``min(30, max(3, ceil(10**6 / n_samples)))``.
     batch_size : int or "auto", default="auto"
         Anchors per step (each brings one partner). ``"auto"`` means
-        ``min(512, max(256, n_samples // 250))``.
-    learning_rate : float, default=3e-3
-        Adam's initial learning rate (decayed along a cosine).
-    device : str, default="auto"
-        Torch device for training; ``"auto"`` picks CUDA when available.
+        ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 512].
+    learning_rate_init : float, default=3e-3
+        Adam's initial learning rate, decayed to 0 along a half cosine over
+        ``max_iter`` epochs.
+    tol : float or None, default=None
+        With a float, training stops when the epoch's mean loss has not improved on
+        the best by at least ``tol`` for ``n_iter_no_change`` epochs in a row, as in
+        :class:`~sklearn.neural_network.MLPClassifier`, and reaching ``max_iter``
+        first warns with a :class:`~sklearn.exceptions.ConvergenceWarning`. None (the
+        default, unlike MLPClassifier's 1e-4) runs the whole cosine schedule: its
+        loss flattens while the learning rate is still high, and on digits
+        ``SCANClusterer(tol=1e-4)`` stopped after 24 to 39 of 100 epochs at 0.866
+        mean accuracy against 0.907 for the whole schedule (7 seeds).
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` after which training stops.
+    device : str or torch.device, default="auto"
+        Torch device for training (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``);
+        ``"auto"`` picks CUDA when available. The fitted network is kept on the CPU.
     random_state : int, RandomState instance or None, default=None
-        Seeds the network, the shuffles and the partner draws. An int gives the same
-        codes at every fit on the same data on CPU.
+        Seeds the network, the shuffles and every random draw of the fit. An int
+        gives the same result at every fit on the same data on CPU.
     verbose : int, default=0
         Show a progress bar when positive.
 
@@ -214,6 +233,8 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         The trained network (CPU, float64, eval mode).
     hidden_layer_sizes_ : tuple of int
         The hidden layer widths used.
+    n_neighbors_ : int
+        Neighbours mined per row.
     temperature_ : float
         Temperature at the end of training (the learned one with ``"learned"``).
     input_noise_ : float
@@ -245,7 +266,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
     >>> from sklearn.datasets import make_blobs
     >>> from skssl import SNNLTransformer
     >>> X, y = make_blobs(n_samples=200, centers=3, n_features=5, random_state=0)
-    >>> snnl = SNNLTransformer(n_components=2, max_epochs=10, random_state=0)
+    >>> snnl = SNNLTransformer(n_components=2, max_iter=10, random_state=0)
     >>> codes = snnl.fit_transform(X)
     >>> codes.shape
     (200, 2)
@@ -256,11 +277,15 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
     _parameter_constraints: dict = {
         **TorchEstimatorBase._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": [tuple, StrOptions({"auto"})],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "snnl_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "temperature_schedule": [StrOptions({"fixed", "annealed", "learned"})],
-        "metric": [StrOptions({"cosine", "euclidean"})],
+        "distance": [StrOptions({"cosine", "euclidean"})],
         "supervised": ["boolean"],
         "input_noise": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -274,13 +299,15 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         snnl_weight=1.0,
         temperature="auto",
         temperature_schedule="fixed",
-        metric="cosine",
+        distance="cosine",
         supervised=False,
         input_noise="auto",
         n_neighbors=10,
-        max_epochs="auto",
+        max_iter="auto",
         batch_size="auto",
-        learning_rate=3e-3,
+        learning_rate_init=3e-3,
+        tol=None,
+        n_iter_no_change=10,
         device="auto",
         random_state=None,
         verbose=0,
@@ -290,24 +317,23 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         self.snnl_weight = snnl_weight
         self.temperature = temperature
         self.temperature_schedule = temperature_schedule
-        self.metric = metric
+        self.distance = distance
         self.supervised = supervised
         self.input_noise = input_noise
         self.n_neighbors = n_neighbors
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     def _hidden_sizes(self, n_features):
-        if self.hidden_layer_sizes == "auto":
+        if isinstance(self.hidden_layer_sizes, str):  # "auto", the one string allowed
             return auto_hidden_layer_sizes(n_features)
-        sizes = self.hidden_layer_sizes
-        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must hold positive ints, got {sizes!r}.")
-        return tuple(int(s) for s in sizes)
+        return check_hidden_layer_sizes(self.hidden_layer_sizes)
 
     def _encode_labels(self, y, n_samples):
         """Labels as int64 codes 0..C-1, with -1 for the unlabelled rows."""
@@ -345,19 +371,16 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         # "auto" is resolved per mode here and never written back to the parameters.
         temperature = self._resolve_auto(self.temperature, AUTO_TEMPERATURE)
         self.input_noise_ = float(self._resolve_auto(self.input_noise, AUTO_INPUT_NOISE))
-        batch_size, max_epochs = self._schedule(n_samples)
-        if self.batch_size == "auto":
-            batch_size = min(batch_size, MAX_AUTO_BATCH_SIZE)
-        if self.max_epochs == "auto":
-            max_epochs = min(max_epochs, MAX_AUTO_EPOCHS)
+        schedule = self._schedule(
+            n_samples, auto_batch_size_cap=MAX_AUTO_BATCH_SIZE, auto_max_iter_cap=MAX_AUTO_EPOCHS
+        )
         device, seed, seeded_block = self._fit_setup()
-        standardize = standardizer(X)
-        scaled = standardize(torch.tensor(X, dtype=torch.float32)).numpy()
-        neighbors = mine_neighbors(scaled, min(self.n_neighbors, n_samples - 1), random_state=seed)
+        neighbors = mine_neighbors(X, self.n_neighbors, random_state=seed)
+        self.n_neighbors_ = neighbors.shape[1]
 
         with seeded_block as generator:
             sizes = (X.shape[1], *self.hidden_layer_sizes_, self.n_components)
-            network = Autoencoder(standardize, sizes).to(device)
+            network = Autoencoder(standardizer(X), sizes).to(device)
             log_temperature = torch.nn.Parameter(torch.tensor(math.log(temperature), device=device))
             parameters = list(network.parameters())
             if self.temperature_schedule == "learned":
@@ -365,7 +388,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbor_table = torch.tensor(neighbors, device=device).long()
             label_table = None if labels is None else torch.tensor(labels, device=device)
-            batch_loss, count_epoch = self._batch_loss(
+            batch_loss = self._batch_loss(
                 network,
                 data,
                 neighbor_table,
@@ -379,18 +402,12 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
                 network,
                 batch_loss,
                 n_samples,
-                batch_size=batch_size,
-                max_epochs=max_epochs,
-                learning_rate=self.learning_rate,
-                generator=generator,
-                device=device,
+                schedule,
+                generator,
                 parameters=parameters,
                 verbose=self.verbose,
                 description="snnl",
-                end_epoch=count_epoch,
             )
-        if not self.history_:
-            raise RuntimeError("fit was interrupted before one epoch finished.")
         self.n_iter_ = len(self.history_)
         self.temperature_ = self._final_temperature(temperature, log_temperature)
         self._n_features_out = self.n_components
@@ -418,13 +435,8 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         log_temperature,
         generator,
     ):
-        """The ``batch_loss`` closure (reconstruction + weighted SNNL summed over layers).
-
-        Returned with the ``end_epoch`` hook that advances its epoch, which sets an
-        annealed temperature.
-        """
-        epochs_done = [0]
-        feature_std = data.std(dim=0, correction=0)  # finite for 1 row
+        """The ``batch_loss`` closure (reconstruction + weighted SNNL summed over layers)."""
+        feature_std = network.standardize.scale
 
         def temperature_at(epoch):
             if self.temperature_schedule == "learned":
@@ -438,35 +450,27 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
                 return x  # draws nothing, so the generator's stream is unchanged
             return gaussian_noise(x, self.input_noise_, feature_std, generator)
 
-        def count_epoch(history):
-            epochs_done[0] = len(history)
-            return False
-
-        def batch_loss(index):
+        def batch_loss(index, log):
             rows = torch.cat([index, partners(index)])
             x = data[rows]
             activations = network.encode_layers(noisy(x))
             reconstruction = F.mse_loss(
                 network.reconstruct_standardized(activations[-1]), network.standardize(x)
             )
-            temperature = temperature_at(epochs_done[0])
+            temperature = temperature_at(log.epoch)
             mask = positive_mask(rows, neighbors, labels)
             snnl = sum(
-                soft_nearest_neighbor_loss(h, mask, temperature, self.metric)[0]
+                soft_nearest_neighbor_loss(h, mask, temperature, self.distance)[0]
                 for h in activations
             )
-            loss = reconstruction + self.snnl_weight * snnl
-            terms = {
-                "reconstruction": reconstruction.detach(),
-                "snnl": snnl.detach(),
-                # A learned temperature is a tensor; a float stays exact (no float32 trip).
-                "temperature": float(
-                    temperature.detach() if torch.is_tensor(temperature) else temperature
-                ),
-            }
-            return loss, terms, None
+            log.add(
+                reconstruction=reconstruction,
+                snnl=snnl,
+                temperature=torch.as_tensor(temperature, dtype=torch.float64, device=x.device),
+            )
+            return reconstruction + self.snnl_weight * snnl
 
-        return batch_loss, count_epoch
+        return batch_loss
 
     def transform(self, X):
         """Codes of ``X``.

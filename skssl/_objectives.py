@@ -1,0 +1,269 @@
+"""Training objectives of SelfSupervisedClassifier, one batch-loss builder each.
+
+A builder takes the network, the training tensors and the objective's own settings as
+explicit arguments, and returns the ``batch_loss(index, log) -> loss`` closure that
+:func:`skssl._core.train_module` calls once per step. The losses themselves live in
+:mod:`skssl._losses`; this module draws the views and far samples they compare.
+"""
+
+import torch
+from torch.nn import functional as F
+
+from skssl._augment import feature_mask, gaussian_noise, neighbor_view, scarf_corrupt
+from skssl._losses import (
+    consistency_preserving_loss,
+    iic_loss,
+    minmax_loss,
+    self_classifier_loss,
+)
+from skssl._losses._common import entropy
+
+#: The objectives ``SelfSupervisedClassifier(objective=...)`` accepts.
+OBJECTIVES = ("minmax", "self_classifier", "iic")
+
+#: The ways ``views`` may build the two views of a sample, joined by "+" in this order.
+VIEW_KINDS = ("neighbor", "noise", "mask", "scarf")
+
+#: Every valid ``views`` string: a non-empty combination of VIEW_KINDS in their order.
+VIEW_OPTIONS = frozenset(
+    "+".join(kind for bit, kind in enumerate(VIEW_KINDS) if mask >> bit & 1)
+    for mask in range(1, 2 ** len(VIEW_KINDS))
+)
+
+
+def needs_neighbors(objective, views):
+    """Whether ``objective`` with ``views`` reads the mined neighbours at all."""
+    return objective == "minmax" or "neighbor" in views.split("+")
+
+
+def _per_head(losses, scores):
+    """What a step logs: each head's loss and terms, and its cluster sizes, as vectors.
+
+    ``losses`` holds each head's ``(loss, terms)``; ``scores`` its logits or
+    probabilities, shape ``(n_heads, B, C)``.
+    """
+    terms = {name: torch.stack([t[name] for _, t in losses]) for name in losses[0][1]}
+    counts = F.one_hot(scores.argmax(dim=2), scores.shape[2]).sum(dim=1)
+    head_losses = torch.stack([loss for loss, _ in losses])
+    return {**terms, "head_losses": head_losses, "cluster_counts": counts}
+
+
+#: Neighbours drawn per anchor at each min-max step, out of its ``n_neighbors``: the
+#: loss's neighbour term is a mean over them, which two draws estimate without bias.
+NEIGHBOR_DRAWS = 2
+
+
+def far_positions(anchors, neighbors, data, generator, *, n_negatives, n_candidates, near_fraction):
+    """Far samples of each anchor among the other anchors of its batch, as batch positions.
+
+    The rows of a batch are a uniform draw, so other anchors are far samples that cost
+    no extra forward pass. Each anchor takes ``n_candidates`` of them (fixed offsets
+    along the shuffled batch, drawn from ``generator``), skips its mined neighbours and
+    the candidates inside the ``near_fraction`` quantile of their distances (with
+    ``near_fraction = 1 / n_clusters`` the points that would share its class if
+    classes were balanced), and keeps the ``n_negatives`` nearest of the rest.
+
+    Parameters
+    ----------
+    anchors : LongTensor of shape (B,)
+        Row numbers of the batch.
+    neighbors : Tensor of shape (n_samples, k)
+    data : Tensor of shape (n_samples, n_features)
+        Points measured by Euclidean distance.
+    generator : torch.Generator
+        CPU generator for the offsets.
+    n_negatives, n_candidates : int
+        Far samples kept and candidates per anchor, each at most ``B - 1``; with
+        ``n_candidates <= n_negatives`` the candidates are kept as drawn.
+    near_fraction : float in [0, 1)
+
+    Returns
+    -------
+    LongTensor of shape (B, min(n_negatives, B - 1)), positions in ``anchors``.
+    """
+    size = anchors.shape[0]
+    n_candidates = min(max(n_candidates, n_negatives), size - 1)
+    n_negatives = min(n_negatives, size - 1)
+    offsets = 1 + torch.randperm(size - 1, generator=generator)[:n_candidates].to(anchors.device)
+    candidates = (torch.arange(size, device=anchors.device)[:, None] + offsets) % size
+    if n_candidates == n_negatives:
+        return candidates
+    points = data[anchors]
+    distance = (points[candidates] - points[:, None, :]).pow(2).sum(-1)
+    is_neighbor = (anchors[candidates][..., None] == neighbors[anchors][:, None, :]).any(-1)
+    distance = torch.where(is_neighbor, torch.zeros_like(distance), distance)
+    threshold = torch.quantile(distance, near_fraction, dim=1, keepdim=True)
+    # Candidates inside the quantile (and neighbours) sort last; the nearest of the rest first.
+    ranked = torch.where(distance > threshold, distance, torch.full_like(distance, torch.inf))
+    return candidates.gather(1, ranked.topk(n_negatives, dim=1, largest=False).indices)
+
+
+def minmax_objective(
+    network,
+    data,
+    neighbors,
+    generator,
+    *,
+    n_negatives,
+    far_candidates,
+    entropy_weight,
+    far_weight,
+    similarity,
+):
+    """Batch loss of the min-max ("SCANv2") objective, summed over the heads.
+
+    Each head's loss is logged as ``head_losses``.
+
+    Each anchor meets ``NEIGHBOR_DRAWS`` of its mined neighbours and ``n_negatives``
+    far samples chosen among the batch's other anchors (:func:`far_positions`, with
+    ``near_fraction = 1 / n_clusters``): one forward pass of ``(1 + NEIGHBOR_DRAWS) B``
+    rows serves every pair, where drawing all neighbours and fresh far samples took
+    ``(1 + n_neighbors + n_negatives) B``.
+    """
+    near_fraction = 1.0 / network.heads.weight.shape[1]
+    draws = min(NEIGHBOR_DRAWS, neighbors.shape[1])
+
+    def batch_loss(index, log):
+        size = index.shape[0]
+        if size < 2:  # no other anchor to be far from
+            return None
+        column = torch.randint(neighbors.shape[1], (size, draws), generator=generator)
+        near_rows = neighbors[index[:, None], column.to(index.device)].long()
+        far = far_positions(
+            index,
+            neighbors,
+            data,
+            generator,
+            n_negatives=n_negatives,
+            n_candidates=far_candidates,
+            near_fraction=near_fraction,
+        )
+        proba = network.heads.proba(network.embed(data[torch.cat([index, near_rows.reshape(-1)])]))
+        anchor = proba[:, :size]
+        losses = [
+            minmax_loss(
+                head[:size],
+                head[size:].view(size, draws, -1),
+                head[:size][far],
+                entropy_weight=entropy_weight,
+                similarity=similarity,
+                far_weight=far_weight,
+            )
+            for head in proba
+        ]
+        logged = _per_head(losses, anchor)
+        log.add(**logged)
+        return logged["head_losses"].sum()
+
+    return batch_loss
+
+
+def view_sampler(network, data, neighbors, generator, *, views, view_strength):
+    """Return ``draw(index) -> (x_1, x_2)``: two views of the rows ``index``.
+
+    With ``"neighbor"`` in ``views`` the second view starts from one mined neighbour
+    drawn uniformly, else from the sample itself. ``"noise"`` (Gaussian noise of
+    ``view_strength`` times each feature's spread), ``"mask"`` (entries set to the
+    feature mean with probability ``view_strength``) and ``"scarf"`` (entries
+    replaced by draws from the feature's marginal with that probability) then corrupt
+    both views independently. Means and spreads are the network's standardiser's.
+    Every draw comes from a generator on the data's device seeded from ``generator``.
+    """
+    kinds = views.split("+")
+    mean, scale = network.standardize.mean, network.standardize.scale
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    device_generator = torch.Generator(device=data.device).manual_seed(seed)
+    corruptions = []
+    if "noise" in kinds:
+        corruptions.append(lambda x: gaussian_noise(x, view_strength, scale, device_generator))
+    if "mask" in kinds:
+        corruptions.append(lambda x: feature_mask(x, view_strength, device_generator, fill=mean))
+    if "scarf" in kinds:
+        corruptions.append(lambda x: scarf_corrupt(x, data, view_strength, device_generator))
+
+    def draw(index):
+        second = neighbor_view(index, neighbors, device_generator) if "neighbor" in kinds else index
+        x_pair = [data[index], data[second]]
+        for corrupt in corruptions:
+            x_pair = [corrupt(x) for x in x_pair]
+        return x_pair
+
+    return draw
+
+
+def _two_view_logits(network, draw, index):
+    """Both views' logits, ``(n_heads, B, C)`` each, the over-clustering head's, and embeddings.
+
+    The over-clustering logits are None without that head.
+    """
+    x_1, x_2 = draw(index)
+    v = network.embed(torch.cat([x_1, x_2]))
+    size = index.shape[0]
+    logits = network.heads(v)
+    over = None
+    if network.overclustering is not None:
+        z = network.overclustering(v)[0]
+        over = (z[:size], z[size:])
+    return (logits[:, :size], logits[:, size:]), over, (v[:size], v[size:])
+
+
+def self_classifier_objective(network, draw, *, column_temperature):
+    """Batch loss of Self-Classifier on two views, summed over the heads.
+
+    The heads are normalised (cosine) heads that already divide their logits by the
+    row temperature, so ``column_temperature`` is given relative to it
+    (``column_temperature / temperature``) to act at the requested value on the cosines.
+    Each head's loss is logged as ``head_losses``.
+    """
+
+    def loss_of(z_1, z_2):
+        return self_classifier_loss(
+            z_1, z_2, row_temperature=1.0, column_temperature=column_temperature
+        )
+
+    def batch_loss(index, log):
+        if index.shape[0] < 2:  # the column softmax of one row says nothing
+            return None
+        (z_1, z_2), over, _ = _two_view_logits(network, draw, index)
+        logged = _per_head([loss_of(a, b) for a, b in zip(z_1, z_2)], z_1)
+        log.add(**logged)
+        return logged["head_losses"].sum() + (0.0 if over is None else loss_of(*over)[0])
+
+    return batch_loss
+
+
+def iic_objective(network, draw, *, entropy_weight, consistency_weight, consistency_temperature):
+    """Batch loss of IIC on two views plus consistency preservation, summed over the heads.
+
+    Per head ``L_assign - entropy_weight * H(mean f(x_1))``, plus the over-clustering
+    head's ``L_assign``, plus ``consistency_weight * L_cp`` on the embeddings that feed
+    the heads. Each head's loss, its own terms plus the shared consistency term, is
+    logged as ``head_losses``.
+    """
+
+    def batch_loss(index, log):
+        if index.shape[0] < 2:  # one row has no joint distribution and no other instance
+            return None
+        (z_1, z_2), over, (v_1, v_2) = _two_view_logits(network, draw, index)
+        p_1, p_2 = torch.softmax(z_1, dim=2), torch.softmax(z_2, dim=2)
+        mutual_information = torch.stack([iic_loss(a, b)[0] for a, b in zip(p_1, p_2)])
+        # IIC's "lamb": extra weight on the entropy of the marginal, against empty clusters.
+        marginal_entropy = entropy(p_1.mean(dim=1), 1e-8)
+        assignment = mutual_information - entropy_weight * marginal_entropy
+        consistency, _ = consistency_preserving_loss(v_1, v_2, temperature=consistency_temperature)
+        # Each head's loss as if it were alone; the shared term is trained once.
+        head_losses = assignment + consistency_weight * consistency
+        counts = F.one_hot(z_1.argmax(dim=2), z_1.shape[2]).sum(dim=1)
+        log.add(
+            mutual_information=-mutual_information,
+            marginal_entropy=marginal_entropy,
+            consistency=consistency,
+            head_losses=head_losses,
+            cluster_counts=counts,
+        )
+        loss = assignment.sum() + consistency_weight * consistency
+        if over is not None:
+            loss = loss + iic_loss(*(torch.softmax(z, dim=1) for z in over))[0]
+        return loss
+
+    return batch_loss
