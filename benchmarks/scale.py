@@ -12,9 +12,10 @@ resident memory and any numba compilation are its own::
 
 Stages are timed by wrapping the functions ``fit`` calls (nothing in skssl changes):
 neighbour mining (``mine_neighbors``, PyNNDescent's numba compilation included above
-50,000 rows), training (``train_module``), self-labelling (its own ``train_module``
-call, when on), model choice (SCAN's exact loss per head, the classifier's final loss
-per initialisation), labelling (predicting the training rows at the end of ``fit``),
+50,000 rows), SCAN's spectral start partitions, training (``train_module``, SCAN's
+warm start included), self-labelling (its own ``train_module`` call, when on), model
+choice (SCAN's normalised cut per head, the classifier's evaluation pass of its
+heads), labelling (predicting the training rows at the end of ``fit``),
 and, after ``fit``, ``predict`` on all rows. Writes ``<output>.md`` and ``<output>.json``
 (default ``benchmarks/results/scale``).
 """
@@ -127,8 +128,9 @@ def measure(n, what):
         for module in (skssl._scan, skssl._classifier):
             timer.wrap(module, "mine_neighbors", "neighbours")
             timer.wrap(module, "train_module", training_stage)
-        timer.wrap(skssl._scan, "full_scan_losses", "model choice")
-        timer.wrap(skssl._classifier, "evaluate_loss", "model choice")
+        timer.wrap(skssl._scan, "spectral_partitions", "spectral start")
+        timer.wrap(skssl._scan.SCANClusterer, "_keep_best_head", "model choice")
+        timer.wrap(skssl._classifier, "evaluate", "model choice")
         timer.wrap(skssl._base.TorchClustererBase, "_order_clusters", "labelling")
         name, *switches = what.split("+")
         model = getattr(skssl, name)(n_clusters=N_CLUSTERS, random_state=0)

@@ -205,8 +205,9 @@ class TorchClustererBase(
         normalised mutual information between the cluster of a sample and the
         clusters of its 10 nearest neighbours in ``X`` (Euclidean). It needs no
         labels, is measured in the input space whatever the hyperparameters, and so
-        ranks the settings a ``GridSearchCV`` without ``scoring`` tries. To tune
-        against known labels instead, pass ``scoring=skssl.metrics.hungarian_scorer``.
+        ranks the settings a ``GridSearchCV`` without ``scoring`` tries, at a fixed
+        ``n_clusters`` (it does not choose the number of clusters). To tune against
+        known labels instead, pass ``scoring=skssl.metrics.hungarian_scorer``.
 
         Parameters
         ----------

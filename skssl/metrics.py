@@ -124,7 +124,10 @@ def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS):
     It is 1 when no neighbour pair is cut and every cluster is used, falls as more
     neighbour pairs cross clusters, and is 0 for a single cluster (which tells
     nothing) or clusters that ignore the neighbourhoods. Unlike a training loss it
-    does not depend on an estimator's hyperparameters, so it can rank them.
+    does not depend on an estimator's hyperparameters, so it can rank them at a
+    fixed number of clusters. It does not choose that number: merging two true
+    classes cuts few neighbour pairs, and on digits ``SCANClusterer`` scored 0.911
+    with 4 clusters as with 10.
 
     Parameters
     ----------

@@ -43,7 +43,9 @@ def test_grid_search(blobs, objective, n_jobs):
     search = GridSearchCV(model, GRID, scoring=hungarian_scorer, cv=2, n_jobs=n_jobs).fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     assert scores.shape == (4,)
-    assert np.all((scores > 1 / 3) & (scores <= 1))
+    # Well-separated blobs: even 5 epochs place them (measured 0.925 to 0.992), where
+    # chance is 1/3 and a broken search or fit scores near it.
+    assert np.all((scores > 0.85) & (scores <= 1))
     # The refitted model is the one a plain, label-free fit with the best parameters gives.
     plain = SelfSupervisedClassifier(objective=objective, random_state=0, **SMALL)
     plain.set_params(**search.best_params_)
