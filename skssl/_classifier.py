@@ -87,8 +87,9 @@ class SelfSupervisedClassifier(TorchClustererBase):
         values push towards equal class sizes.
     n_neighbors : int, default=10
         Nearest neighbours (Euclidean, in ``X`` as given) pulled into each sample's
-        class (each step draws 2 of them per sample), or drawn as its second view. Mined only when the objective uses them;
-        with fewer samples, every other sample is a neighbour (with a warning).
+        class (each step draws 2 of them per sample), or drawn as its second view.
+        Mined only when the objective uses them; with fewer samples, every other
+        sample is a neighbour (with a warning).
     n_negatives : int, default=10
         Far samples pushed away from each sample per step.
     far_weight : float, default=1.0
