@@ -53,6 +53,13 @@ def _per_head(losses, scores):
 NEIGHBOR_DRAWS = 2
 
 
+#: Largest batch whose far-sample distances come from one (B, B) product rather than
+#: from gathered candidate rows. On one CPU thread, for 32 candidates: 0.1 ms against
+#: 0.7 ms at B=256 x 64 features, 4 ms against 11 ms at 930 x 256, and 96 ms against
+#: 7 ms at 4096 x 32.
+FULL_DISTANCE_MAX_BATCH = 2048
+
+
 def far_positions(anchors, neighbors, data, generator, *, n_negatives, n_candidates, near_fraction):
     """Far samples of each anchor among the other anchors of its batch, as batch positions.
 
@@ -89,10 +96,12 @@ def far_positions(anchors, neighbors, data, generator, *, n_negatives, n_candida
     if n_candidates == n_negatives:
         return candidates
     points = data[anchors]
-    # One (B, B) product is cheaper than gathering (B, n_candidates, n_features) rows.
     norms = points.pow(2).sum(dim=1)
-    squared = norms[:, None] + norms[None, :] - 2 * points @ points.T
-    distance = squared.gather(1, candidates)
+    if size <= FULL_DISTANCE_MAX_BATCH:
+        products = (points @ points.T).gather(1, candidates)
+    else:
+        products = torch.einsum("bd,bmd->bm", points, points[candidates])
+    distance = norms[:, None] + norms[candidates] - 2 * products
     is_neighbor = (anchors[candidates][..., None] == neighbors[anchors][:, None, :]).any(-1)
     distance = torch.where(is_neighbor, torch.zeros_like(distance), distance)
     threshold = torch.quantile(distance, near_fraction, dim=1, keepdim=True)
