@@ -53,12 +53,12 @@ fig.tight_layout()
 # What SCAN reports about its clusters
 # ------------------------------------
 # Without labels, ``cluster_sizes_`` and the entropy of the cluster sizes tell
-# whether the clusters are balanced or some collapsed; ``head_losses_`` gives the
-# loss of every head trained, and the one with the lowest loss (never chosen by
-# labels) is kept.
+# whether the clusters are balanced or some collapsed; ``head_cuts_`` gives the
+# normalised cut of the neighbour graph under every head trained, and the one with
+# the lowest cut (never chosen by labels) is kept.
 print("cluster sizes:", scan.cluster_sizes_)
 print(f"cluster-size entropy: {scan.history_[-1]['cluster_size_entropy']:.3f}")
-print("head losses:", scan.head_losses_.round(3), "kept head:", scan.best_head_)
+print("head cuts:", scan.head_cuts_.round(3), "kept head:", scan.best_head_)
 
 # %%
 # A label-free score

@@ -124,13 +124,12 @@ def minmax_objective(
 ):
     """Batch loss of the min-max ("SCANv2") objective, summed over the heads.
 
-    Each head's loss is logged as ``head_losses``.
-
     Each anchor meets ``NEIGHBOR_DRAWS`` of its mined neighbours and ``n_negatives``
     far samples chosen among the batch's other anchors (:func:`far_positions`, with
     ``near_fraction = 1 / n_clusters``): one forward pass of ``(1 + NEIGHBOR_DRAWS) B``
     rows serves every pair, where drawing all neighbours and fresh far samples took
-    ``(1 + n_neighbors + n_negatives) B``.
+    ``(1 + n_neighbors + n_negatives) B``. Each head's loss is logged as
+    ``head_losses``.
     """
     near_fraction = 1.0 / network.heads.weight.shape[1]
     draws = min(NEIGHBOR_DRAWS, neighbors.shape[1])

@@ -137,9 +137,10 @@ class SCANClusterer(TorchClustererBase):
         propagate further. With fewer samples, every other sample is a neighbour
         (with a warning).
     n_heads : int, default=10
-        Heads trained at once on a shared encoder; the lowest exact loss wins. Heads
-        are cheap (one matrix product for all), and more of them make it likelier
-        that one reaches the better partition.
+        Heads trained at once on a shared encoder, half of them started from
+        spectral partitions of the neighbour graph; the lowest normalised cut wins.
+        20 heads gave no better accuracy on digits, pen digits and USPS (0.882,
+        0.881, 0.788 against 0.896, 0.876, 0.790; 3 seeds) at twice the fit time.
     self_labeling : bool, default=False
         Whether to run the self-labelling stage after the SCAN stage. Off by default:
         on tabular data (digits) it changed accuracy by at most about -0.01 to +0.01
