@@ -13,7 +13,7 @@ from skssl._base import (
     check_hidden_layer_sizes,
     warn_small_batch,
 )
-from skssl._core import evaluate, train_module
+from skssl._core import evaluate, keep_head_history, train_module
 from skssl._neighbors import mine_neighbors
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
 from skssl._objectives import (
@@ -396,11 +396,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
             )["head_losses"].reshape(-1)
         self.best_init_ = int(np.argmin(self.init_losses_))
         network.keep_head(self.best_init_, np.arange(self.n_clusters))
-        for record in self.history_:  # the kept head's statistics
-            record["loss"] = record.pop("head_losses")
-            for name, value in record.items():
-                if isinstance(value, np.ndarray):
-                    record[name] = float(value[self.best_init_])
+        keep_head_history(self.history_, self.best_init_)
         self.n_iter_ = len(self.history_)
         self._finish(network)
         self._order_clusters(X)

@@ -17,7 +17,7 @@ from skssl._base import (
     check_hidden_layer_sizes,
     warn_small_batch,
 )
-from skssl._core import forward_in_chunks, train_module
+from skssl._core import forward_in_chunks, keep_head_history, train_module
 from skssl._graph import normalized_cut, spectral_partitions
 from skssl._losses import scan_loss
 from skssl._neighbors import mine_neighbors
@@ -33,10 +33,6 @@ AUTO_COSINE_MIN_FEATURES = 10
 #: Passes of cross-entropy that start half the heads from spectral partitions of the
 #: neighbour graph before the SCAN stage.
 WARM_START_EPOCHS = 5
-
-#: Per-head statistics of the SCAN stage, averaged over each epoch's steps; the history
-#: keeps the kept head's.
-HEAD_TERMS = ("head_loss", "consistency", "entropy", "confident_fraction", "cluster_size_entropy")
 
 
 def scan_objective(network, data, neighbors, generator, *, entropy_weight, threshold):
@@ -54,7 +50,7 @@ def scan_objective(network, data, neighbors, generator, *, entropy_weight, thres
         losses, parts = scan_loss(proba[:, :size], proba[:, size:], entropy_weight)
         confidence, assignment = proba[:, :size].detach().max(dim=2)
         log.add(
-            head_loss=losses,
+            head_losses=losses,
             consistency=parts["consistency"],
             entropy=parts["entropy"],
             confident_fraction=(confidence >= threshold).double().mean(dim=1),
@@ -421,11 +417,7 @@ class SCANClusterer(TorchClustererBase):
         )
         self.best_head_ = int(np.argmin(self.head_cuts_))
         network.keep_head(self.best_head_, np.arange(self.n_clusters))
-        for record in history:
-            for name in HEAD_TERMS:
-                record[name] = float(record[name][self.best_head_])
-            record["loss"] = record.pop("head_loss")
-        return history
+        return keep_head_history(history, self.best_head_)
 
     def _self_label(self, network, data, neighbors, schedule, generator):
         """Self-labelling stage, until the confident set stops growing. Returns its history."""
