@@ -14,7 +14,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from skssl._core import (
     Schedule,
@@ -46,6 +46,54 @@ def check_hidden_layer_sizes(hidden_layer_sizes):
     if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise ValueError(f"hidden_layer_sizes must hold ints > 0, got {hidden_layer_sizes!r}.")
     return tuple(int(s) for s in sizes)
+
+
+def encode_partial_labels(y, n_samples):
+    """Partly labelled ``y`` as codes, scikit-learn's semi-supervised way.
+
+    ``-1`` marks an unlabelled row, as for :class:`~sklearn.semi_supervised.LabelSpreading`.
+    Labels are integers (floats holding whole numbers count) or strings; an object array
+    may mix strings with the integer ``-1``. A string array has no unlabelled row.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples,), int64
+        Index of each row's label in ``classes``, -1 for unlabelled rows.
+    classes : ndarray
+        The labels that occur, sorted.
+    """
+    if y is None:
+        raise ValueError("supervised=True needs labels y, with -1 for unlabelled rows.")
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {n_samples} rows.")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y) & (y == np.round(y))):
+            raise ValueError(
+                "y must hold integer or string labels (-1 for unlabelled rows); got "
+                "floats that are not whole numbers."
+            )
+        y = y.astype(np.int64)
+    if y.dtype.kind in "iu":
+        unlabelled = y == -1
+    elif y.dtype.kind in "US":
+        unlabelled = np.zeros(n_samples, dtype=bool)
+    elif y.dtype.kind == "O":
+        is_string = np.array([isinstance(v, str) for v in y])
+        is_integer = np.array([isinstance(v, Integral) and not isinstance(v, bool) for v in y])
+        if not (is_string | is_integer).all():
+            raise ValueError("y must hold integer or string labels (-1 for unlabelled rows).")
+        unlabelled = is_integer & np.array([v == -1 for v in y])
+        if is_string.any() and (is_integer & ~unlabelled).any():
+            raise ValueError("y mixes string and integer labels; use one kind, and -1.")
+        y = y.astype(str) if is_string.any() else y.astype(np.int64)
+    else:
+        raise ValueError(
+            f"y must hold integer or string labels (-1 for unlabelled rows), got dtype {y.dtype}."
+        )
+    codes = np.full(n_samples, -1, dtype=np.int64)
+    classes, codes[~unlabelled] = np.unique(y[~unlabelled], return_inverse=True)
+    return codes, classes
 
 
 class TorchEstimatorBase(BaseEstimator):
@@ -134,18 +182,56 @@ class TorchClustererBase(
 ):
     """Prediction, embedding and label-free scoring shared by the clusterers."""
 
-    def _order_clusters(self, X):
-        """Number the clusters by decreasing training size, so ``labels_`` has no gaps.
+    def _partial_labels(self, y, n_samples):
+        """Label codes for a fit with ``supervised=True`` (None otherwise), and the classes.
 
-        scikit-learn's clustering check wants labels 0..k-1; the kept head's columns
-        are permuted so that predictions on new data use the same numbers.
+        ``y`` is ignored unless ``supervised=True``, so ``GridSearchCV`` passing it changes
+        nothing. Opted in, ``y`` must have a label or -1 per row; with no labelled row
+        the fit is the unsupervised one, with a warning.
+        """
+        self.__dict__.pop("classes_", None)  # left from an earlier supervised fit
+        if not self.supervised:
+            return None, None
+        codes, classes = encode_partial_labels(y, n_samples)
+        if classes.shape[0] > self.n_clusters:
+            raise ValueError(
+                f"y has {classes.shape[0]} labelled classes, more than "
+                f"n_clusters={self.n_clusters}."
+            )
+        if classes.shape[0] == 0:
+            warnings.warn(
+                "supervised=True but every row of y is -1 (unlabelled): fitting without labels.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None, classes
+        return codes, classes
+
+    def _order_clusters(self, X, classes=None):
+        """Number the clusters, so ``labels_`` has no gaps.
+
+        Unsupervised, by decreasing training size (scikit-learn's clustering check
+        wants labels 0..k-1). With the labelled ``classes`` of a supervised fit, head
+        column ``c`` is class ``classes[c]``; the remaining clusters follow by
+        decreasing size and are named after them (see :func:`extra_cluster_names`).
+        The kept head's columns are permuted so that predictions on new data use the
+        same order.
         """
         proba = self._run(X)
         counts = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
-        order = np.argsort(-counts, kind="stable")
+        n_classes = 0 if classes is None else classes.shape[0]
+        order = n_classes + np.argsort(-counts[n_classes:], kind="stable")
+        order = np.concatenate([np.arange(n_classes), order])
         self.module_.keep_head(0, order)
-        self.labels_ = proba[:, order].argmax(axis=1).astype(np.int64)
         self.cluster_sizes_ = counts[order]
+        if classes is not None:
+            self.classes_ = np.concatenate([classes, extra_cluster_names(classes, self.n_clusters)])
+        self.labels_ = self._as_labels(proba[:, order].argmax(axis=1))
+
+    def _as_labels(self, columns):
+        """Head columns as labels: cluster numbers, or ``classes_`` after a supervised fit."""
+        classes = getattr(self, "classes_", None)
+        return columns.astype(np.int64) if classes is None else classes[columns]
 
     @property
     def _n_features_out(self):
@@ -162,7 +248,8 @@ class TorchClustererBase(
         Returns
         -------
         ndarray of shape (n_samples, n_clusters)
-            Rows sum to 1; columns follow the cluster numbers of ``labels_``.
+            Rows sum to 1; columns follow the cluster numbers of ``labels_`` (the
+            order of ``classes_`` after a fit with ``supervised=True``).
         """
         return self._run(self._validate_predict_data(X))
 
@@ -175,9 +262,11 @@ class TorchClustererBase(
 
         Returns
         -------
-        ndarray of shape (n_samples,), dtype int64
+        ndarray of shape (n_samples,)
+            Cluster numbers (int64), or labels from ``classes_`` after a fit with
+            ``supervised=True``.
         """
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+        return self._as_labels(self.predict_proba(X).argmax(axis=1))
 
     def transform(self, X):
         """The network's embedding of ``X``: what its cluster heads read.
@@ -222,6 +311,20 @@ class TorchClustererBase(
         """
         X = self._validate_predict_data(X)
         return neighbor_consistency_score(X, self._run(X).argmax(axis=1))
+
+
+def extra_cluster_names(classes, n_clusters):
+    """Names of the clusters beyond the labelled ``classes`` of a supervised fit.
+
+    Integer classes continue after the largest (``classes.max() + 1``, ...; from 0
+    when nothing was labelled), so every label stays an integer; with string
+    classes the extra clusters are ``"cluster_<column>"``.
+    """
+    columns = np.arange(classes.shape[0], n_clusters)
+    if classes.dtype.kind in "iu" or classes.shape[0] == 0:
+        start = classes.max() + 1 if classes.shape[0] else 0
+        return (start + np.arange(columns.shape[0])).astype(np.int64)
+    return np.array([f"cluster_{c}" for c in columns], dtype=object)
 
 
 def warn_small_batch(batch_size, n_clusters):

@@ -17,6 +17,7 @@ from skssl._core import evaluate, keep_head_history, train_module
 from skssl._neighbors import mine_neighbors
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
 from skssl._objectives import (
+    LABEL_WEIGHT,
     OBJECTIVES,
     VIEW_OPTIONS,
     iic_objective,
@@ -24,6 +25,7 @@ from skssl._objectives import (
     needs_neighbors,
     self_classifier_objective,
     view_sampler,
+    with_labelled_rows,
 )
 
 #: Heads ``n_init="auto"`` trains on the shared encoder.
@@ -138,6 +140,15 @@ class SelfSupervisedClassifier(TorchClustererBase):
         Two-view objectives: width of an auxiliary over-clustering head trained on
         the same loss alongside the main head (IIC's recommendation); only the main
         head is kept for prediction. None trains no auxiliary head.
+    supervised : bool, default=False
+        Whether ``fit(X, y)`` uses the labelled rows of ``y`` (-1 marks an unlabelled
+        row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
+        ignored, so ``GridSearchCV`` passing it changes nothing. On, every head also
+        learns column ``c`` as class ``classes_[c]`` by cross-entropy (weighted 10
+        against the unsupervised loss) on a draw of labelled rows at every step (added to each head's loss, also when the heads
+        are ranked), and ``predict`` returns class labels. Clusters beyond the
+        labelled classes stay clusters (see ``classes_``). With every row unlabelled
+        the fit is the unsupervised one, with a warning.
     hidden_layer_sizes : array-like of int, default=(64,)
         Widths of the hidden ReLU layers before the softmax head, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
@@ -181,9 +192,15 @@ class SelfSupervisedClassifier(TorchClustererBase):
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
-        Class of each training sample, numbered by decreasing class size.
+        Class of each training sample, numbered by decreasing class size; with
+        ``supervised=True``, its label from ``classes_``.
     cluster_sizes_ : ndarray of shape (n_clusters,)
-        Training samples per class.
+        Training samples per class (in the order of ``classes_`` when supervised).
+    classes_ : ndarray of shape (n_clusters,)
+        Only after a fit with ``supervised=True``: the label of each output column.
+        The labelled classes come first, sorted; the remaining clusters follow by
+        decreasing size, numbered on from the largest integer class (or named
+        ``"cluster_<column>"`` when the classes are strings).
     module_ : torch.nn.Module
         The kept network (CPU, float64, eval mode).
     history_ : list of dict
@@ -240,6 +257,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         "consistency_weight": [Interval(Real, 0, None, closed="left")],
         "consistency_temperature": [Interval(Real, 0, None, closed="neither")],
         "n_overclusters": [Interval(Integral, 1, None, closed="left"), None],
+        "supervised": ["boolean"],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
@@ -262,6 +280,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         consistency_weight=1.0,
         consistency_temperature=0.5,
         n_overclusters=None,
+        supervised=False,
         hidden_layer_sizes=(64,),
         n_init="auto",
         max_iter="auto",
@@ -288,6 +307,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self.consistency_weight = consistency_weight
         self.consistency_temperature = consistency_temperature
         self.n_overclusters = n_overclusters
+        self.supervised = supervised
         self.hidden_layer_sizes = hidden_layer_sizes
         self.n_init = n_init
         self.max_iter = max_iter
@@ -310,8 +330,21 @@ class SelfSupervisedClassifier(TorchClustererBase):
             overclustering = LinearHeads(width, self.n_overclusters, temperature=temperature)
         return ClusteringNetwork(standardizer(X), encoder, heads, overclustering)
 
-    def _batch_loss(self, network, data, neighbors, generator):
-        """The objective's ``batch_loss`` closure, drawing from ``generator``."""
+    def _batch_loss(self, network, data, neighbors, labels, generator, batch_size):
+        """The objective's ``batch_loss`` closure, drawing from ``generator``.
+
+        With ``labels`` (-1 = unlabelled) the labelled rows' cross-entropy is added.
+        """
+        return with_labelled_rows(
+            self._unsupervised_loss(network, data, neighbors, generator),
+            network=network,
+            data=data,
+            labels=labels,
+            generator=generator,
+            batch_size=batch_size,
+        )
+
+    def _unsupervised_loss(self, network, data, neighbors, generator):
         if self.objective == "minmax":
             return minmax_objective(
                 network,
@@ -347,8 +380,9 @@ class SelfSupervisedClassifier(TorchClustererBase):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : Ignored
-            Not used, present for API consistency: no label reaches training.
+        y : array-like of shape (n_samples,) or None, default=None
+            Used only when ``supervised=True``: a label per row, -1 for unlabelled
+            rows. Ignored otherwise: no label reaches training.
 
         Returns
         -------
@@ -356,6 +390,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
             The fitted estimator.
         """
         X = self._validate_fit_data(X)
+        labels, classes = self._partial_labels(y, X.shape[0])
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         n_samples = X.shape[0]
         schedule = self._schedule(n_samples)
@@ -373,10 +408,17 @@ class SelfSupervisedClassifier(TorchClustererBase):
         with seeded_block as generator:
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbor_table = torch.tensor(neighbors, device=device)
+            label_table = None if labels is None else torch.tensor(labels, device=device)
             network = self._build_network(X, hidden_layer_sizes, self.n_init_).to(device)
+
+            def batch_loss(generator):
+                return self._batch_loss(
+                    network, data, neighbor_table, label_table, generator, schedule.batch_size
+                )
+
             self.history_, _ = train_module(
                 network,
-                self._batch_loss(network, data, neighbor_table, generator),
+                batch_loss(generator),
                 n_samples,
                 schedule,
                 generator,
@@ -387,17 +429,15 @@ class SelfSupervisedClassifier(TorchClustererBase):
             # generator of its own: the figures are deterministic and do not depend on
             # how long training ran.
             evaluation = torch.Generator().manual_seed(seed)
-            self.init_losses_ = evaluate(
-                network,
-                self._batch_loss(network, data, neighbor_table, evaluation),
-                n_samples,
-                schedule.batch_size,
-                evaluation,
-            )["head_losses"].reshape(-1)
+            means = evaluate(
+                network, batch_loss(evaluation), n_samples, schedule.batch_size, evaluation
+            )
+            labelled_term = LABEL_WEIGHT * means.get("label_losses", 0.0)
+            self.init_losses_ = (means["head_losses"] + labelled_term).reshape(-1)
         self.best_init_ = int(np.argmin(self.init_losses_))
         network.keep_head(self.best_init_, np.arange(self.n_clusters))
         keep_head_history(self.history_, self.best_init_)
         self.n_iter_ = len(self.history_)
         self._finish(network)
-        self._order_clusters(X)
+        self._order_clusters(X, classes)
         return self

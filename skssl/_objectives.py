@@ -36,16 +36,9 @@ def needs_neighbors(objective, views):
     return objective == "minmax" or "neighbor" in views.split("+")
 
 
-def _per_head(losses, scores):
-    """What a step logs: each head's loss and terms, and its cluster sizes, as vectors.
-
-    ``losses`` holds each head's ``(loss, terms)``; ``scores`` its logits or
-    probabilities, shape ``(n_heads, B, C)``.
-    """
-    terms = {name: torch.stack([t[name] for _, t in losses]) for name in losses[0][1]}
-    counts = F.one_hot(scores.argmax(dim=2), scores.shape[2]).sum(dim=1)
-    head_losses = torch.stack([loss for loss, _ in losses])
-    return {**terms, "head_losses": head_losses, "cluster_counts": counts}
+def _cluster_counts(scores):
+    """Rows each head assigns to each cluster, ``(n_heads, C)``, from ``(n_heads, B, C)`` scores."""
+    return F.one_hot(scores.detach().argmax(dim=2), scores.shape[2]).sum(dim=1)
 
 
 #: Neighbours drawn per anchor at each min-max step, out of its ``n_neighbors``: the
@@ -151,20 +144,16 @@ def minmax_objective(
         )
         proba = network.heads.proba(network.embed(data[torch.cat([index, near_rows.reshape(-1)])]))
         anchor = proba[:, :size]
-        losses = [
-            minmax_loss(
-                head[:size],
-                head[size:].view(size, draws, -1),
-                head[:size][far],
-                entropy_weight=entropy_weight,
-                similarity=similarity,
-                far_weight=far_weight,
-            )
-            for head in proba
-        ]
-        logged = _per_head(losses, anchor)
-        log.add(**logged)
-        return logged["head_losses"].sum()
+        head_losses, terms = minmax_loss(
+            anchor,
+            proba[:, size:].view(proba.shape[0], size, draws, -1),
+            anchor[:, far],
+            entropy_weight=entropy_weight,
+            similarity=similarity,
+            far_weight=far_weight,
+        )
+        log.add(**terms, head_losses=head_losses, cluster_counts=_cluster_counts(anchor))
+        return head_losses.sum()
 
     return batch_loss
 
@@ -236,9 +225,9 @@ def self_classifier_objective(network, draw, *, column_temperature):
         if index.shape[0] < 2:  # the column softmax of one row says nothing
             return None
         (z_1, z_2), over, _ = _two_view_logits(network, draw, index)
-        logged = _per_head([loss_of(a, b) for a, b in zip(z_1, z_2)], z_1)
-        log.add(**logged)
-        return logged["head_losses"].sum() + (0.0 if over is None else loss_of(*over)[0])
+        head_losses, terms = loss_of(z_1, z_2)
+        log.add(**terms, head_losses=head_losses, cluster_counts=_cluster_counts(z_1))
+        return head_losses.sum() + (0.0 if over is None else loss_of(*over)[0])
 
     return batch_loss
 
@@ -266,13 +255,12 @@ def iic_objective(network, draw, *, entropy_weight, consistency_weight, consiste
         consistency, _ = consistency_preserving_loss(v_1, v_2, temperature=consistency_temperature)
         # Each head's loss as if it were alone; the shared term is trained once.
         head_losses = assignment + consistency_weight * consistency
-        counts = F.one_hot(z_1.argmax(dim=2), z_1.shape[2]).sum(dim=1)
         log.add(
             mutual_information=-mutual_information,
             marginal_entropy=marginal_entropy,
             consistency=consistency,
             head_losses=head_losses,
-            cluster_counts=counts,
+            cluster_counts=_cluster_counts(z_1),
         )
         loss = assignment.sum() + consistency_weight * consistency
         if over is not None:
@@ -280,3 +268,48 @@ def iic_objective(network, draw, *, entropy_weight, consistency_weight, consiste
         return loss
 
     return batch_loss
+
+
+#: Weight of the labelled rows' cross-entropy against the unsupervised loss. With SCAN
+#: on USPS (seeds 1 and 2), 10 against 1 raised the accuracy on the unlabelled rows
+#: from 0.943 and 0.929 to 0.957 and 0.945 at 5% labelled, from 0.948 and 0.948 to
+#: 0.961 and 0.960 at 10%, and left 1% at 0.906 and 0.907 (0.890, 0.908). On digits
+#: (seeds 0-2) it gave 0.911, 0.954 and 0.972 at 1%, 5% and 10% against 0.913, 0.958
+#: and 0.968.
+LABEL_WEIGHT = 10.0
+
+
+def with_labelled_rows(batch_loss, *, network, data, labels, generator, batch_size):
+    """``batch_loss`` plus every head's cross-entropy on a draw of the labelled rows.
+
+    The semi-supervised term of ``supervised=True``: at every step
+    ``min(batch_size, n_labelled)`` labelled rows (``labels >= 0``; -1 marks an
+    unlabelled row) are drawn uniformly with replacement, apart from the batch, so that
+    even 1% of labelled rows weighs at every step; head column ``c`` is trained towards
+    class ``c``, weighted by :data:`LABEL_WEIGHT`. The unsupervised loss still shapes
+    the rest: neighbours carry the labels through the data. Each head's cross-entropy
+    is logged (unweighted) as ``label_losses``. With
+    ``labels`` None, ``batch_loss`` is returned as it is.
+    """
+    if labels is None:
+        return batch_loss
+    labelled = torch.nonzero(labels >= 0).flatten()
+    targets = labels[labelled]
+    n_rows = min(batch_size, labelled.shape[0])
+
+    def combined(index, log):
+        loss = batch_loss(index, log)
+        pick = torch.randint(labelled.shape[0], (n_rows,), generator=generator)
+        pick = pick.to(labelled.device)
+        logits = network.heads(network.embed(data[labelled[pick]]))
+        n_heads = logits.shape[0]
+        label_losses = (
+            F.cross_entropy(logits.flatten(0, 1), targets[pick].repeat(n_heads), reduction="none")
+            .view(n_heads, n_rows)
+            .mean(dim=1)
+        )
+        log.add(label_losses=label_losses)
+        labelled_term = LABEL_WEIGHT * label_losses.sum()
+        return labelled_term if loss is None else loss + labelled_term
+
+    return combined

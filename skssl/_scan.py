@@ -2,10 +2,12 @@
 
 import warnings
 from dataclasses import replace
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
@@ -22,6 +24,7 @@ from skssl._graph import normalized_cut, spectral_partitions
 from skssl._losses import scan_loss
 from skssl._neighbors import mine_neighbors
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
+from skssl._objectives import with_labelled_rows
 
 #: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
 #: of the training samples counts as collapsed (warned about).
@@ -89,6 +92,21 @@ def self_label_objective(network, data, threshold, strong_view):
     return batch_loss
 
 
+def align_to_labels(partition, labels, n_clusters):
+    """Renumber a partition so that the cluster matched to labelled class ``c`` is ``c``.
+
+    The matching maximises the labelled rows (``labels >= 0``) that agree (the
+    Hungarian algorithm); clusters matched to no class take the remaining numbers.
+    """
+    labelled = labels >= 0
+    table = np.zeros((n_clusters, n_clusters))
+    np.add.at(table, (labels[labelled], partition[labelled]), 1)
+    numbers, clusters = linear_sum_assignment(table, maximize=True)
+    renumber = np.empty(n_clusters, dtype=np.int64)
+    renumber[clusters] = numbers
+    return renumber[partition]
+
+
 class SCANClusterer(TorchClustererBase):
     """SCAN clustering: mined neighbours share a class, then self-labelling.
 
@@ -152,6 +170,15 @@ class SCANClusterer(TorchClustererBase):
         Euclidean neighbour purity were within 0.01 on digits, USPS, pen digits,
         Fashion-MNIST, wine and breast cancer, and 0.64 against 0.92 on the 10
         overlapping 2-d blobs, where SCAN's accuracy rose from 0.64 to 0.85.
+    supervised : bool, default=False
+        Whether ``fit(X, y)`` uses the labelled rows of ``y`` (-1 marks an unlabelled
+        row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
+        ignored, so ``GridSearchCV`` passing it changes nothing. On, every head also
+        learns column ``c`` as class ``classes_[c]`` by cross-entropy (weighted 10
+        against the unsupervised loss) on a draw of labelled rows at every step, the spectral start partitions are matched to the
+        labelled classes, and ``predict`` returns class labels. Clusters beyond the
+        labelled classes stay clusters (see ``classes_``). With every row unlabelled
+        the fit is the unsupervised one, with a warning.
     hidden_layer_sizes : array-like of int, default=(128,)
         Widths of the encoder's hidden ReLU layers, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
@@ -189,9 +216,15 @@ class SCANClusterer(TorchClustererBase):
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
-        Cluster of each training sample, numbered by decreasing cluster size.
+        Cluster of each training sample, numbered by decreasing cluster size; with
+        ``supervised=True``, its label from ``classes_``.
     cluster_sizes_ : ndarray of shape (n_clusters,)
-        Training samples per cluster.
+        Training samples per cluster (in the order of ``classes_`` when supervised).
+    classes_ : ndarray of shape (n_clusters,)
+        Only after a fit with ``supervised=True``: the label of each output column.
+        The labelled classes come first, sorted; the remaining clusters follow by
+        decreasing size, numbered on from the largest integer class (or named
+        ``"cluster_<column>"`` when the classes are strings).
     neighbors_ : ndarray of shape (n_samples, `n_neighbors_`)
         The mined neighbours of every training sample.
     n_neighbors_ : int
@@ -262,6 +295,7 @@ class SCANClusterer(TorchClustererBase):
         "self_labeling": ["boolean"],
         "confidence_threshold": [Interval(Real, 0, 1, closed="neither")],
         "metric": [StrOptions({"auto", "cosine", "euclidean"})],
+        "supervised": ["boolean"],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     }
 
@@ -275,6 +309,7 @@ class SCANClusterer(TorchClustererBase):
         self_labeling=False,
         confidence_threshold=0.99,
         metric="auto",
+        supervised=False,
         hidden_layer_sizes=(128,),
         max_iter="auto",
         batch_size="auto",
@@ -292,6 +327,7 @@ class SCANClusterer(TorchClustererBase):
         self.self_labeling = self_labeling
         self.confidence_threshold = confidence_threshold
         self.metric = metric
+        self.supervised = supervised
         self.hidden_layer_sizes = hidden_layer_sizes
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -315,8 +351,9 @@ class SCANClusterer(TorchClustererBase):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : Ignored
-            Not used, present for API consistency: no label reaches training.
+        y : array-like of shape (n_samples,) or None, default=None
+            Used only when ``supervised=True``: a label per row, -1 for unlabelled
+            rows. Ignored otherwise: no label reaches training.
 
         Returns
         -------
@@ -324,6 +361,7 @@ class SCANClusterer(TorchClustererBase):
             The fitted estimator.
         """
         X = self._validate_fit_data(X)
+        labels, classes = self._partial_labels(y, X.shape[0])
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         schedule = self._schedule(X.shape[0])
         warn_small_batch(schedule.batch_size, self.n_clusters)
@@ -342,29 +380,47 @@ class SCANClusterer(TorchClustererBase):
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbors = torch.tensor(self.neighbors_, device=device)
             network = self._build_network(X, hidden_layer_sizes).to(device)
-            stop = self._warm_start(network, data, schedule, generator, seed)
+
+            add_labels = partial(
+                with_labelled_rows,
+                network=network,
+                data=data,
+                labels=None if labels is None else torch.tensor(labels, device=device),
+                generator=generator,
+                batch_size=schedule.batch_size,
+            )
+
+            stop = self._warm_start(network, data, schedule, generator, seed, labels)
             history = []
             if stop != "interrupted":
-                history, stop = self._train_scan(network, data, neighbors, schedule, generator)
+                batch_loss = add_labels(self._scan_loss(network, data, neighbors, generator))
+                history, stop = self._train_scan(
+                    network, batch_loss, X.shape[0], schedule, generator
+                )
             self.history_ = self._keep_best_head(network, data, history)
             if self.self_labeling and stop != "interrupted":
-                self.history_ += self._self_label(network, data, neighbors, schedule, generator)
+                self.history_ += self._self_label(
+                    network, data, neighbors, schedule, generator, add_labels
+                )
         self.n_iter_ = len(self.history_)
         self._finish(network)
-        self._order_clusters(X)
+        self._order_clusters(X, classes)
         self._warn_collapse()
         return self
 
-    def _warm_start(self, network, data, schedule, generator, seed):
+    def _warm_start(self, network, data, schedule, generator, seed, labels):
         """Fit the first ``n_heads // 2`` heads (and the encoder) to spectral partitions.
 
-        Returns why training stopped, or ``"skipped"``.
+        With ``labels`` (-1 = unlabelled), each partition is first renumbered to match
+        the labelled classes. Returns why training stopped, or ``"skipped"``.
         """
         n_warm = self.n_heads // 2
         n_samples = data.shape[0]
         if n_warm == 0 or self.n_clusters < 2 or n_samples <= self.n_clusters + 2:
             return "skipped"
         targets = spectral_partitions(self.neighbors_, self.n_clusters, n_warm, seed)
+        if labels is not None:
+            targets = np.stack([align_to_labels(t, labels, self.n_clusters) for t in targets])
         targets = torch.as_tensor(targets, dtype=torch.long, device=data.device)
 
         def batch_loss(index, log):
@@ -383,9 +439,8 @@ class SCANClusterer(TorchClustererBase):
         )
         return stop
 
-    def _train_scan(self, network, data, neighbors, schedule, generator):
-        """SCAN stage, every head at once. Returns its history and why training stopped."""
-        batch_loss = scan_objective(
+    def _scan_loss(self, network, data, neighbors, generator):
+        return scan_objective(
             network,
             data,
             neighbors,
@@ -393,10 +448,13 @@ class SCANClusterer(TorchClustererBase):
             entropy_weight=self.entropy_weight,
             threshold=self.confidence_threshold,
         )
+
+    def _train_scan(self, network, batch_loss, n_samples, schedule, generator):
+        """SCAN stage, every head at once. Returns its history and why training stopped."""
         return train_module(
             network,
             batch_loss,
-            data.shape[0],
+            n_samples,
             schedule,
             generator,
             verbose=self.verbose,
@@ -419,8 +477,11 @@ class SCANClusterer(TorchClustererBase):
         network.keep_head(self.best_head_, np.arange(self.n_clusters))
         return keep_head_history(history, self.best_head_)
 
-    def _self_label(self, network, data, neighbors, schedule, generator):
-        """Self-labelling stage, until the confident set stops growing. Returns its history."""
+    def _self_label(self, network, data, neighbors, schedule, generator, add_labels):
+        """Self-labelling stage, until the confident set stops growing. Returns its history.
+
+        ``add_labels`` adds the labelled rows' term to a batch loss (supervised fits).
+        """
         feature_std = network.standardize.scale
 
         def strong_view(x, index):
@@ -436,7 +497,9 @@ class SCANClusterer(TorchClustererBase):
             record["confident_fraction"] = fractions[-1]
             return len(fractions) > 1 and fractions[-1] <= fractions[-2]
 
-        batch_loss = self_label_objective(network, data, self.confidence_threshold, strong_view)
+        batch_loss = add_labels(
+            self_label_objective(network, data, self.confidence_threshold, strong_view)
+        )
         self_label_schedule = replace(schedule, learning_rate=schedule.learning_rate / 10, tol=None)
         history, _ = train_module(
             network,

@@ -159,6 +159,28 @@ def test_minmax_matches_naive(n, k, m, c, weight, similarity, far_weight):
     assert all(not t.requires_grad for t in terms.values())
 
 
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+def test_minmax_over_leading_head_axis_is_each_heads_loss(similarity):
+    pa = _randn(3, 5, 4, seed=1).softmax(-1)
+    pn = _randn(3, 5, 2, 4, seed=2).softmax(-1)
+    pf = _randn(3, 5, 6, 4, seed=3).softmax(-1)
+    losses, terms = minmax_loss(pa, pn, pf, entropy_weight=2.0, similarity=similarity)
+    assert losses.shape == (3,) and terms["far"].shape == (3,)
+    for head in range(3):
+        alone, _ = minmax_loss(
+            pa[head], pn[head], pf[head], entropy_weight=2.0, similarity=similarity
+        )
+        torch.testing.assert_close(losses[head], alone)
+
+
+def test_self_classifier_over_leading_head_axis_is_each_heads_loss():
+    z_1, z_2 = _randn(3, 8, 4, seed=4), _randn(3, 8, 4, seed=5)
+    losses, terms = self_classifier_loss(z_1, z_2)
+    assert losses.shape == (3,) and terms["l12"].shape == (3,)
+    for head in range(3):
+        torch.testing.assert_close(losses[head], self_classifier_loss(z_1[head], z_2[head])[0])
+
+
 @pytest.mark.parametrize("n, k, c", [(1, 1, 2), (6, 1, 3), (5, 4, 6)])
 @pytest.mark.parametrize("weight", [0.0, 5.0])
 def test_scan_matches_naive(n, k, c, weight):

@@ -26,13 +26,16 @@ def minmax_loss(
     with ``H(p) = -sum_c p_c log p_c`` (natural log). The first two terms lie
     in [0, 1] because probability vectors are non-negative.
 
+    Leading axes before ``B`` (e.g. one per cluster head) are kept: each head's loss
+    is computed at once, in one graph, rather than in a Python loop over heads.
+
     Parameters
     ----------
-    p_anchor : Tensor of shape (B, C)
+    p_anchor : Tensor of shape (..., B, C)
         Class probabilities of the anchors (rows sum to 1).
-    p_neighbors : Tensor of shape (B, K, C)
+    p_neighbors : Tensor of shape (..., B, K, C)
         Class probabilities of K near samples (neighbours) of each anchor.
-    p_far : Tensor of shape (B, M, C)
+    p_far : Tensor of shape (..., B, M, C)
         Class probabilities of M far samples (negatives) of each anchor.
     entropy_weight : float, default=1.0
         Weight ``lambda >= 0`` of the entropy of the mean prediction. The
@@ -48,8 +51,8 @@ def minmax_loss(
 
     Returns
     -------
-    loss : Tensor of shape ()
-        The loss ``L``.
+    loss : Tensor of shape (...)
+        The loss ``L`` (a scalar for 2-d ``p_anchor``).
     terms : dict of str to Tensor
         Detached components: ``"neighbor"``, ``"far"`` and ``"entropy"``
         (``H(p_bar)``, positive).
@@ -63,25 +66,27 @@ def minmax_loss(
     check_nonnegative("entropy_weight", entropy_weight)
     check_nonnegative("far_weight", far_weight)
     check_positive("eps", eps)
-    check_shape("p_anchor", p_anchor, (None, None), "(B, C)")
-    n_samples, n_classes = p_anchor.shape
-    check_shape("p_neighbors", p_neighbors, (n_samples, None, n_classes), "(B, K, C)")
-    check_shape("p_far", p_far, (n_samples, None, n_classes), "(B, M, C)")
-    if p_neighbors.shape[1] == 0 or p_far.shape[1] == 0:
+    if p_anchor.ndim < 2:
+        raise ValueError(f"p_anchor must have shape (..., B, C), got {tuple(p_anchor.shape)}.")
+    lead = tuple(p_anchor.shape[:-2])
+    n_samples, n_classes = p_anchor.shape[-2:]
+    check_shape("p_neighbors", p_neighbors, (*lead, n_samples, None, n_classes), "(..., B, K, C)")
+    check_shape("p_far", p_far, (*lead, n_samples, None, n_classes), "(..., B, M, C)")
+    if p_neighbors.shape[-2] == 0 or p_far.shape[-2] == 0:
         raise ValueError("p_neighbors and p_far need at least one sample per anchor.")
 
     if similarity not in ("cosine", "dot"):
         raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}.")
-    anchor = p_anchor.unsqueeze(1)
+    anchor = p_anchor.unsqueeze(-2)
     if similarity == "cosine":
         near_similarity = F.cosine_similarity(anchor, p_neighbors, dim=-1, eps=eps)
         far_similarity = F.cosine_similarity(anchor, p_far, dim=-1, eps=eps)
     else:
         near_similarity = (anchor * p_neighbors).sum(-1)
         far_similarity = (anchor * p_far).sum(-1)
-    neighbor = (1 - near_similarity).pow(2).mean()
-    far = far_similarity.pow(2).mean()
-    ent = entropy(p_anchor.mean(dim=0), eps)
+    neighbor = (1 - near_similarity).pow(2).mean(dim=(-2, -1))
+    far = far_similarity.pow(2).mean(dim=(-2, -1))
+    ent = entropy(p_anchor.mean(dim=-2), eps)
     loss = neighbor + far_weight * far - entropy_weight * ent
     terms = {"neighbor": neighbor.detach(), "far": far.detach(), "entropy": ent.detach()}
     return loss, terms

@@ -5,15 +5,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._common import check_positive, check_shape
+from ._common import check_positive
 
 
 def _cross_entropy(log_target, log_pred, eps):
     """``-1/N sum_n sum_c Q_nc log((N/C) P_nc + eps)`` from log Q and log P."""
-    n_samples, n_classes = log_pred.shape
+    n_samples, n_classes = log_pred.shape[-2:]
     scaled = log_pred + math.log(n_samples / n_classes)
     log_scaled = torch.logaddexp(scaled, scaled.new_tensor(math.log(eps)))
-    return -(log_target.exp() * log_scaled).sum(dim=1).mean()
+    return -(log_target.exp() * log_scaled).sum(dim=-1).mean(dim=-1)
 
 
 def self_classifier_loss(
@@ -39,8 +39,9 @@ def self_classifier_loss(
 
     Parameters
     ----------
-    logits_1, logits_2 : Tensor of shape (N, C)
-        Logits of the two views of the same N samples.
+    logits_1, logits_2 : Tensor of shape (..., N, C)
+        Logits of the two views of the same N samples. Leading axes (e.g. one per
+        cluster head) are kept: every head's loss at once, in one graph.
     row_temperature : float, default=0.1
         Temperature of the softmax over classes (the prediction).
     column_temperature : float, default=0.05
@@ -51,8 +52,8 @@ def self_classifier_loss(
 
     Returns
     -------
-    loss : Tensor of shape ()
-        The loss ``L``.
+    loss : Tensor of shape (...)
+        The loss ``L`` (a scalar for 2-d logits).
     terms : dict of str to Tensor
         Detached ``"l12"`` (target from view 1, prediction from view 2) and
         ``"l21"``.
@@ -65,7 +66,8 @@ def self_classifier_loss(
     check_positive("row_temperature", row_temperature)
     check_positive("column_temperature", column_temperature)
     check_positive("eps", eps)
-    check_shape("logits_1", logits_1, (None, None), "(N, C)")
+    if logits_1.ndim < 2:
+        raise ValueError(f"logits_1 must have shape (..., N, C), got {tuple(logits_1.shape)}.")
     if logits_1.shape != logits_2.shape:
         raise ValueError(
             "logits_1 and logits_2 must have the same shape, got "
@@ -73,12 +75,12 @@ def self_classifier_loss(
         )
 
     def log_target(z):
-        log_col = F.log_softmax(z / column_temperature, dim=0)
-        return log_col - log_col.logsumexp(dim=1, keepdim=True)
+        log_col = F.log_softmax(z / column_temperature, dim=-2)
+        return log_col - log_col.logsumexp(dim=-1, keepdim=True)
 
     def log_pred(z):
-        log_row = F.log_softmax(z / row_temperature, dim=1)
-        return log_row - log_row.logsumexp(dim=0, keepdim=True)
+        log_row = F.log_softmax(z / row_temperature, dim=-1)
+        return log_row - log_row.logsumexp(dim=-2, keepdim=True)
 
     l12 = _cross_entropy(log_target(logits_1), log_pred(logits_2), eps)
     l21 = _cross_entropy(log_target(logits_2), log_pred(logits_1), eps)
