@@ -10,7 +10,7 @@ beside :class:`~sklearn.decomposition.PCA` with two components; the 2-D maps are
 coloured by the true digit, and :class:`~sklearn.cluster.KMeans` is run on each.
 
 The comparison of the default 10-D codes over several seeds is on the
-:doc:`/benchmarks` page (from ``benchmarks/results/snnl_digits.md``).
+:doc:`/benchmarks` page (from ``benchmarks/results/snnl_codes.md``).
 """
 
 # %%

@@ -145,10 +145,11 @@ class SelfSupervisedClassifier(TorchClustererBase):
         row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
         ignored, so ``GridSearchCV`` passing it changes nothing. On, every head also
         learns column ``c`` as class ``classes_[c]`` by cross-entropy (weighted 10
-        against the unsupervised loss) on a draw of labelled rows at every step (added to each head's loss, also when the heads
-        are ranked), and ``predict`` returns class labels. Clusters beyond the
-        labelled classes stay clusters (see ``classes_``). With every row unlabelled
-        the fit is the unsupervised one, with a warning.
+        against the unsupervised loss) on a draw of labelled rows at every step (added
+        to each head's loss, also when the heads are ranked), and ``predict`` returns
+        class labels. Clusters beyond the labelled classes stay clusters (see
+        ``classes_``). With every row unlabelled the fit is the unsupervised one, with a
+        warning.
     hidden_layer_sizes : array-like of int, default=(64,)
         Widths of the hidden ReLU layers before the softmax head, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.

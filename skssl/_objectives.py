@@ -248,7 +248,7 @@ def iic_objective(network, draw, *, entropy_weight, consistency_weight, consiste
         # The heads' logits are a transposed (n_heads, C, B) array: a softmax along its
         # middle axis runs several times faster on a CPU than along the short last one.
         p_1, p_2 = (torch.softmax(z.mT, dim=1).mT for z in (z_1, z_2))
-        mutual_information = torch.stack([iic_loss(a, b)[0] for a, b in zip(p_1, p_2)])
+        mutual_information = iic_loss(p_1, p_2)[0]
         # IIC's "lamb": extra weight on the entropy of the marginal, against empty clusters.
         marginal_entropy = entropy(p_1.mean(dim=1), 1e-8)
         assignment = mutual_information - entropy_weight * marginal_entropy

@@ -175,10 +175,11 @@ class SCANClusterer(TorchClustererBase):
         row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
         ignored, so ``GridSearchCV`` passing it changes nothing. On, every head also
         learns column ``c`` as class ``classes_[c]`` by cross-entropy (weighted 10
-        against the unsupervised loss) on a draw of labelled rows at every step, the spectral start partitions are matched to the
-        labelled classes, and ``predict`` returns class labels. Clusters beyond the
-        labelled classes stay clusters (see ``classes_``). With every row unlabelled
-        the fit is the unsupervised one, with a warning.
+        against the unsupervised loss) on a draw of labelled rows at every step, the
+        spectral start partitions are matched to the labelled classes, and ``predict``
+        returns class labels. Clusters beyond the labelled classes stay clusters (see
+        ``classes_``). With every row unlabelled the fit is the unsupervised one, with a
+        warning.
     hidden_layer_sizes : array-like of int, default=(128,)
         Widths of the encoder's hidden ReLU layers, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.

@@ -181,6 +181,14 @@ def test_self_classifier_over_leading_head_axis_is_each_heads_loss():
         torch.testing.assert_close(losses[head], self_classifier_loss(z_1[head], z_2[head])[0])
 
 
+def test_iic_over_leading_head_axis_is_each_heads_loss():
+    p_1, p_2 = _randn(3, 8, 4, seed=6).softmax(-1), _randn(3, 8, 4, seed=7).softmax(-1)
+    losses, terms = iic_loss(p_1, p_2)
+    assert losses.shape == (3,) and terms["mutual_information"].shape == (3,)
+    for head in range(3):
+        torch.testing.assert_close(losses[head], iic_loss(p_1[head], p_2[head])[0])
+
+
 @pytest.mark.parametrize("n, k, c", [(1, 1, 2), (6, 1, 3), (5, 4, 6)])
 @pytest.mark.parametrize("weight", [0.0, 5.0])
 def test_scan_matches_naive(n, k, c, weight):

@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skssl import SNNLTransformer
 from skssl._losses import soft_nearest_neighbor_loss
-from skssl._snnl import _PartnerSampler, auto_hidden_layer_sizes, positive_mask
+from skssl._snnl import _PartnerSampler, auto_hidden_layer_sizes, input_scaler, positive_mask
 from skssl.metrics import hungarian_accuracy_score
 
 FAST = dict(max_iter=3, random_state=0, device="cpu")
@@ -91,7 +91,17 @@ def test_partners_are_neighbours_or_same_label():
 def test_auto_hidden_layer_sizes_scale_with_input():
     assert auto_hidden_layer_sizes(4) == (64, 64)
     assert auto_hidden_layer_sizes(64) == (128, 128)
-    assert auto_hidden_layer_sizes(784) == (500, 500)
+    assert auto_hidden_layer_sizes(784) == (256, 256)
+
+
+def test_input_scaler_floors_the_scale_at_the_median_std():
+    X = np.column_stack([np.full(8, 3.0), np.arange(8.0), 10 * np.arange(8.0), np.arange(8.0) % 2])
+    scaler = input_scaler(X)
+    std = X.std(axis=0)
+    # The median over the varying features is the raw 0..7 column's std.
+    np.testing.assert_allclose(scaler.scale.numpy(), [std[1], std[1], std[2], std[1]], rtol=1e-6)
+    np.testing.assert_allclose(scaler.mean.numpy(), X.mean(axis=0), rtol=1e-6)
+    assert input_scaler(np.ones((4, 2))).scale.tolist() == [1.0, 1.0]
 
 
 # ------------------------------------------------------------- labels: no leak, opt-in
@@ -107,13 +117,16 @@ def test_supervised_uses_labels_and_minus_one_means_unlabelled(blobs):
     # The "auto" temperature and noise differ per mode: pin them to compare the modes.
     same = dict(temperature=2.0, input_noise=0.0, **FAST)
     unsupervised = SNNLTransformer(**same).fit_transform(X)
-    all_unlabelled = SNNLTransformer(supervised=True, **same).fit_transform(X, np.full(len(y), -1))
+    with pytest.warns(UserWarning, match="every row of y is -1"):
+        all_unlabelled = SNNLTransformer(supervised=True, **same).fit_transform(
+            X, np.full(len(y), -1)
+        )
     supervised = SNNLTransformer(supervised=True, **same).fit_transform(X, y)
     assert np.array_equal(unsupervised, all_unlabelled)
     assert not np.allclose(unsupervised, supervised)
 
 
-@pytest.mark.parametrize("supervised, temperature, noise", [(False, 2.0, 0.0), (True, 0.05, 0.75)])
+@pytest.mark.parametrize("supervised, temperature, noise", [(False, 0.5, 0.0), (True, 0.1, 0.75)])
 def test_auto_temperature_and_noise_follow_the_mode(blobs, supervised, temperature, noise):
     X, y = blobs
     model = SNNLTransformer(supervised=supervised, **FAST).fit(X, y)
@@ -168,6 +181,22 @@ def test_loss_matches_plain_logsumexp_when_terms_underflow(metric):
     torch.testing.assert_close(grad, grad_ref)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_loss_over_the_first_rows_as_anchors_matches_the_square_mask(metric):
+    """A (n_anchors, B) mask gives the square loss restricted to those anchors."""
+    generator = torch.Generator().manual_seed(0)
+    h = torch.randn(40, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(40, 40, generator=generator) < 0.2
+    square = mask.clone()
+    square[16:] = False  # rows without a positive are no anchors
+    expected = soft_nearest_neighbor_loss(h, square, 0.5, metric)[0]
+    loss, terms = soft_nearest_neighbor_loss(h, mask[:16], 0.5, metric)
+    torch.testing.assert_close(loss, expected)
+    assert terms["n_anchors"] == mask[:16].fill_diagonal_(False).any(dim=1).sum()
+    with pytest.raises(ValueError, match="more than h"):
+        soft_nearest_neighbor_loss(h[:8], mask[:16, :8], 0.5, metric)
+
+
 @pytest.mark.parametrize("scale", [1e-3, 1e3])
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("temperature", [0.01, 100.0])
@@ -218,6 +247,14 @@ def test_inverse_transform_returns_original_scale(blobs):
     assert relative_error < 0.2
 
 
+def test_cosine_codes_have_unit_length(blobs):
+    X, _ = blobs
+    cosine = SNNLTransformer(n_components=3, **FAST).fit_transform(X)
+    np.testing.assert_allclose(np.linalg.norm(cosine, axis=1), 1.0, rtol=1e-6)
+    euclidean = SNNLTransformer(n_components=3, distance="euclidean", **FAST).fit_transform(X)
+    assert not np.allclose(np.linalg.norm(euclidean, axis=1), 1.0)
+
+
 def test_hidden_layer_sizes(blobs):
     X, _ = blobs
     linear = SNNLTransformer(hidden_layer_sizes=(), **FAST).fit(X)
@@ -247,15 +284,20 @@ def test_inside_pipeline_with_kmeans(blobs):
 
 
 # ------------------------------------------------------------- learning on digits
-def test_unsupervised_codes_cluster_better_than_standardised_input(digits):
+def _kmeans_accuracy(X, y, seed=0):
+    labels = KMeans(n_clusters=10, n_init=10, random_state=seed).fit_predict(X)
+    return hungarian_accuracy_score(y, labels)
+
+
+def test_unsupervised_codes_cluster_better_than_raw_and_standardised_input(digits):
     X, y = digits
-    kmeans = KMeans(n_clusters=10, n_init=10, random_state=0)
-    baseline = hungarian_accuracy_score(y, kmeans.fit_predict(StandardScaler().fit_transform(X)))
-    codes = SNNLTransformer(random_state=0, device="cpu").fit_transform(X)
-    accuracy = hungarian_accuracy_score(y, kmeans.fit_predict(codes))
-    # Measured: 0.589 on the standardised input, 0.74 on the codes.
-    assert baseline < 0.62
-    assert accuracy > baseline + 0.08
+    # The better baseline: the raw pixels (0.792); standardising them gives 0.589.
+    baseline = max(_kmeans_accuracy(X, y), _kmeans_accuracy(StandardScaler().fit_transform(X), y))
+    codes = [SNNLTransformer(random_state=seed, device="cpu").fit_transform(X) for seed in (0, 1)]
+    accuracy = np.mean([_kmeans_accuracy(c, y, seed) for seed, c in enumerate(codes)])
+    # Measured: 0.861 and 0.871 on the codes (seeds 0 and 1).
+    assert baseline > 0.78
+    assert accuracy > baseline + 0.04
 
 
 def _knn_accuracy(train_codes, y_train, test_codes, y_test):
@@ -269,12 +311,16 @@ def test_supervised_codes_beat_raw_input_for_knn_on_held_back_rows(digits):
         X, y, test_size=0.3, random_state=0, stratify=y
     )
     scaler = StandardScaler().fit(X_train)
-    baseline = _knn_accuracy(scaler.transform(X_train), y_train, scaler.transform(X_test), y_test)
+    baseline = max(
+        _knn_accuracy(X_train, y_train, X_test, y_test),
+        _knn_accuracy(scaler.transform(X_train), y_train, scaler.transform(X_test), y_test),
+    )
     model = SNNLTransformer(supervised=True, random_state=0, device="cpu").fit(X_train, y_train)
     accuracy = _knn_accuracy(model.transform(X_train), y_train, model.transform(X_test), y_test)
-    # Measured: 0.970 on the standardised input, 0.981 on the codes (6 of 540 rows).
-    assert baseline > 0.96
-    assert accuracy > baseline + 0.007
+    # Measured: 0.980 on the raw input (0.970 standardised), 0.989 on the codes (5 of
+    # 540 rows); NeighborhoodComponentsAnalysis(10) scores 0.965.
+    assert baseline > 0.975
+    assert accuracy > baseline + 0.005
 
 
 def test_partly_supervised_codes_beat_raw_input_for_knn_on_held_back_rows(digits):
@@ -287,9 +333,14 @@ def test_partly_supervised_codes_beat_raw_input_for_knn_on_held_back_rows(digits
         X_train, y_train, train_size=0.15, random_state=0, stratify=y_train
     )
     scaler = StandardScaler().fit(X_train)
-    baseline = _knn_accuracy(scaler.transform(X_lab), y_lab, scaler.transform(X_test), y_test)
+    baseline = max(
+        _knn_accuracy(X_lab, y_lab, X_test, y_test),
+        _knn_accuracy(scaler.transform(X_lab), y_lab, scaler.transform(X_test), y_test),
+    )
     model = SNNLTransformer(supervised=True, random_state=0, device="cpu")
     model.fit(np.vstack([X_lab, X_unlab]), np.concatenate([y_lab, np.full(len(X_unlab), -1)]))
     accuracy = _knn_accuracy(model.transform(X_lab), y_lab, model.transform(X_test), y_test)
-    # Measured: 0.896 on the standardised input, 0.917 on the codes (11 of 540 rows).
-    assert accuracy > baseline + 0.015
+    # Measured: 0.917 on the raw input (0.889 standardised), 0.931 on the codes (8 of
+    # 540 rows).
+    assert baseline > 0.91
+    assert accuracy > baseline + 0.007

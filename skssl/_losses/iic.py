@@ -19,15 +19,16 @@ def iic_loss(p_1, p_2, eps=1e-8):
 
     Parameters
     ----------
-    p_1, p_2 : Tensor of shape (N, C)
-        Class probabilities of the N samples and of their views.
+    p_1, p_2 : Tensor of shape (..., N, C)
+        Class probabilities of the N samples and of their views. Leading axes (e.g.
+        one per cluster head) are kept: every head's loss at once, in one graph.
     eps : float, default=1e-8
         Floor of the joint and marginal probabilities.
 
     Returns
     -------
-    loss : Tensor of shape ()
-        The loss ``-I``.
+    loss : Tensor of shape (...)
+        The loss ``-I`` (a scalar for 2-d inputs).
     terms : dict of str to Tensor
         Detached ``"mutual_information"`` (``I``, non-negative).
 
@@ -40,14 +41,15 @@ def iic_loss(p_1, p_2, eps=1e-8):
     ECCV 2020.
     """
     check_positive("eps", eps)
-    check_shape("p_1", p_1, (None, None), "(N, C)")
-    check_shape("p_2", p_2, tuple(p_1.shape), "(N, C)")
+    if p_1.ndim < 2:
+        raise ValueError(f"p_1 must have shape (..., N, C), got {tuple(p_1.shape)}.")
+    check_shape("p_2", p_2, tuple(p_1.shape), "(..., N, C)")
 
-    joint = p_1.T @ p_2 / p_1.shape[0]
-    joint = (joint + joint.T) / 2
-    joint = joint / joint.sum()
-    p_row = joint.sum(dim=1, keepdim=True).clamp(min=eps)
-    p_col = joint.sum(dim=0, keepdim=True).clamp(min=eps)
+    joint = p_1.mT @ p_2 / p_1.shape[-2]
+    joint = (joint + joint.mT) / 2
+    joint = joint / joint.sum(dim=(-2, -1), keepdim=True)
+    p_row = joint.sum(dim=-1, keepdim=True).clamp(min=eps)
+    p_col = joint.sum(dim=-2, keepdim=True).clamp(min=eps)
     joint = joint.clamp(min=eps)
-    mi = (joint * (joint.log() - p_row.log() - p_col.log())).sum()
+    mi = (joint * (joint.log() - p_row.log() - p_col.log())).sum(dim=(-2, -1))
     return -mi, {"mutual_information": mi.detach()}

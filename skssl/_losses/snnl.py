@@ -20,10 +20,11 @@ def _masked_logsumexp(logits, keep):
     ``n * exp(LOGIT_FLOOR)``. Rows with nothing kept give a finite value to be
     discarded by the caller.
     """
-    peak = logits.masked_fill(~keep, -torch.inf).amax(dim=1, keepdim=True).detach()
+    masked = logits.masked_fill(~keep, -torch.inf)
+    peak = masked.amax(dim=1, keepdim=True).detach()
     peak = torch.where(torch.isfinite(peak), peak, 0.0)
-    shifted = (logits - peak).clamp(min=LOGIT_FLOOR).masked_fill(~keep, LOGIT_FLOOR)
-    return peak.squeeze(1) + shifted.exp().sum(dim=1).log()
+    # Masked entries become exactly LOGIT_FLOOR (no gradient): one fill, not two.
+    return peak.squeeze(1) + (masked - peak).clamp(min=LOGIT_FLOOR).exp().sum(dim=1).log()
 
 
 def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, distance="cosine", eps=1e-8):
@@ -42,13 +43,18 @@ def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, distance="cosi
     positive (off the diagonal); the others carry no signal and are left out. If
     ``A`` is empty the loss is a zero that is still attached to the graph.
 
+    A mask of shape ``(n_anchors, B)`` makes only the first ``n_anchors`` rows
+    anchors; every row is still a candidate neighbour. Training with one partner per
+    anchor (``n_anchors = B / 2``) halves the cost of the loss.
+
     Parameters
     ----------
     h : Tensor of shape (B, D)
         Representations of a batch.
-    positive_mask : bool Tensor of shape (B, B)
+    positive_mask : bool Tensor of shape (B, B) or (n_anchors, B)
         ``positive_mask[i, j]`` says whether ``j`` is a positive of ``i``
-        (same label, or a mined neighbour); the diagonal is ignored.
+        (same label, or a mined neighbour); the diagonal is ignored. Only the first
+        ``n_anchors <= B`` rows of ``h`` are anchors.
     temperature : float or Tensor of shape (), default=1.0
         ``T > 0``; a tensor (e.g. a learned temperature) gets a gradient.
     distance : {"cosine", "euclidean"}, default="cosine"
@@ -78,21 +84,25 @@ def soft_nearest_neighbor_loss(h, positive_mask, temperature=1.0, distance="cosi
     check_positive("eps", eps)
     check_shape("h", h, (None, None), "(B, D)")
     n_samples = h.shape[0]
-    check_shape("positive_mask", positive_mask, (n_samples, n_samples), "(B, B)")
+    check_shape("positive_mask", positive_mask, (None, n_samples), "(n_anchors, B)")
+    n_rows = positive_mask.shape[0]
+    if n_rows > n_samples:
+        raise ValueError(f"positive_mask has {n_rows} rows, more than h ({n_samples}).")
     if positive_mask.dtype != torch.bool:
         raise ValueError(f"positive_mask must be a bool tensor, got {positive_mask.dtype}.")
 
     if distance == "cosine":
         unit = F.normalize(h, dim=1, eps=eps)
-        dist = 1 - unit @ unit.T
+        dist = 1 - unit[:n_rows] @ unit.T
     elif distance == "euclidean":
         centred = h - h.mean(dim=0)
         sq_norm = centred.pow(2).sum(dim=1)
-        dist = (sq_norm[:, None] + sq_norm[None, :] - 2 * centred @ centred.T).clamp(min=0)
+        cross = centred[:n_rows] @ centred.T
+        dist = (sq_norm[:n_rows, None] + sq_norm[None, :] - 2 * cross).clamp(min=0)
     else:
         raise ValueError(f"distance must be 'cosine' or 'euclidean', got {distance!r}.")
 
-    diagonal = torch.eye(n_samples, dtype=torch.bool, device=h.device)
+    diagonal = torch.eye(n_rows, n_samples, dtype=torch.bool, device=h.device)
     logits = -dist / temperature
     positive = positive_mask.to(h.device) & ~diagonal
     has_positive = positive.any(dim=1)
