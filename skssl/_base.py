@@ -122,17 +122,10 @@ class TorchEstimatorBase(BaseEstimator):
             raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={X.shape[0]}.")
         return X
 
-    def _schedule(self, n_samples, *, auto_batch_size_cap=None, auto_max_iter_cap=None):
-        """This fit's :class:`~skssl._core.Schedule`, with ``"auto"`` resolved from n.
-
-        The caps bound the ``"auto"`` values only, never a number the user gave.
-        """
+    def _schedule(self, n_samples):
+        """This fit's :class:`~skssl._core.Schedule`, with ``"auto"`` resolved from n."""
         max_iter = auto_max_iter(self.max_iter, n_samples)
-        if self.max_iter == "auto" and auto_max_iter_cap is not None:
-            max_iter = min(max_iter, auto_max_iter_cap)
         batch_size = auto_batch_size(self.batch_size, n_samples, max_iter)
-        if self.batch_size == "auto" and auto_batch_size_cap is not None:
-            batch_size = min(batch_size, auto_batch_size_cap)
         return Schedule(
             batch_size=min(batch_size, n_samples),
             max_iter=max_iter,

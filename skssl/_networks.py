@@ -161,9 +161,8 @@ class ClusteringNetwork(nn.Module):
 class Autoencoder(nn.Module):
     """Standardise, encode to a code through ReLU layers, and decode back (mirrored).
 
-    ``forward`` returns the code (linear, no activation). ``encode_layers`` returns
-    the activations of every encoder layer (each hidden layer after its ReLU, then
-    the code), which is what the soft nearest neighbour loss is summed over.
+    ``forward`` returns the code: linear, or scaled to unit length with
+    ``unit_code=True`` (for a cosine loss on the codes).
 
     Parameters
     ----------
@@ -171,26 +170,19 @@ class Autoencoder(nn.Module):
     sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_components)``; the decoder runs them
         in reverse.
+    unit_code : bool, default=False
     """
 
-    def __init__(self, standardize, sizes):
+    def __init__(self, standardize, sizes, unit_code=False):
         super().__init__()
         self.standardize = standardize
         self.encoder = mlp(sizes)
         self.decoder = mlp(sizes[::-1])
-
-    def encode_layers(self, x):
-        """Activations of each hidden layer (after its ReLU) and, last, the code."""
-        h = self.standardize(x)
-        activations = []
-        for layer in self.encoder:
-            h = layer(h)
-            if isinstance(layer, nn.ReLU):
-                activations.append(h)
-        return [*activations, h]
+        self.unit_code = unit_code
 
     def forward(self, x):
-        return self.encoder(self.standardize(x))
+        code = self.encoder(self.standardize(x))
+        return F.normalize(code, dim=1) if self.unit_code else code
 
     def reconstruct_standardized(self, code):
         """The decoder's output, in the standardised space the reconstruction loss uses."""

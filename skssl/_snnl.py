@@ -88,18 +88,6 @@ def input_scaler(X):
     return Standardize(mean, scale)
 
 
-class _CodeAutoencoder(Autoencoder):
-    """An :class:`Autoencoder` whose code is scaled to unit length when ``unit``."""
-
-    def __init__(self, standardize, sizes, unit):
-        super().__init__(standardize, sizes)
-        self.unit = unit
-
-    def forward(self, x):
-        code = super().forward(x)
-        return F.normalize(code, dim=1) if self.unit else code
-
-
 def positive_mask(rows, neighbors, labels=None):
     """Which rows of a batch are positives of which: ``mask[a, b]`` for rows ``a, b``.
 
@@ -443,7 +431,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
 
         with seeded_block as generator:
             sizes = (X.shape[1], *self.hidden_layer_sizes_, self.n_components)
-            network = _CodeAutoencoder(scaler, sizes, unit=self.distance == "cosine").to(device)
+            network = Autoencoder(scaler, sizes, unit_code=self.distance == "cosine").to(device)
             log_temperature = torch.nn.Parameter(torch.tensor(math.log(temperature), device=device))
             parameters = list(network.parameters())
             if self.temperature_schedule == "learned":
