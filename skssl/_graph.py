@@ -31,15 +31,20 @@ def neighbor_graph(neighbors):
     return (adjacency + adjacency.T).tocsr()
 
 
-def spectral_embedding(neighbors, n_components, random_state=None):
-    """Rows of the top ``n_components`` eigenvectors of ``D^-1/2 W D^-1/2``, unit norm.
-
-    ``W`` is :func:`neighbor_graph`; the row normalisation is that of Ng, Jordan and
-    Weiss (2002), after which k-means finds the graph's clusters.
-    """
+def normalized_affinity(neighbors):
+    """``D^-1/2 W D^-1/2``, with ``W`` the :func:`neighbor_graph` and ``D`` its degrees."""
     adjacency = neighbor_graph(neighbors)
     scale = sp.diags(1.0 / np.sqrt(np.asarray(adjacency.sum(axis=1)).ravel()))
-    affinity = scale @ adjacency @ scale
+    return scale @ adjacency @ scale
+
+
+def spectral_embedding(neighbors, n_components, random_state=None):
+    """Rows of the top ``n_components`` eigenvectors of :func:`normalized_affinity`, unit norm.
+
+    The row normalisation is that of Ng, Jordan and Weiss (2002), after which k-means
+    finds the graph's clusters.
+    """
+    affinity = normalized_affinity(neighbors)
     v0 = check_random_state(random_state).uniform(-1, 1, affinity.shape[0])
     values, vectors = eigsh(affinity, k=n_components, which="LA", tol=1e-4, v0=v0)
     return normalize(vectors[:, np.argsort(-values)])

@@ -24,7 +24,7 @@ from skssl._graph import normalized_cut, spectral_partitions
 from skssl._losses import scan_loss
 from skssl._neighbors import mine_neighbors
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
-from skssl._objectives import with_labelled_rows
+from skssl._objectives import cluster_counts, propagated_labels, with_label_terms
 
 #: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
 #: of the training samples counts as collapsed (warned about).
@@ -36,6 +36,11 @@ AUTO_COSINE_MIN_FEATURES = 10
 #: Passes of cross-entropy that start half the heads from spectral partitions of the
 #: neighbour graph before the SCAN stage.
 WARM_START_EPOCHS = 5
+
+#: Above this many rows the spectral start works on a uniform draw of this many. At
+#: 10^6 x 32 the eigenvectors of the whole graph took 47 s and the warm start's passes
+#: over every row most of the 28 s of training: more than the SCAN stage itself.
+SPECTRAL_START_MAX_SAMPLES = 100_000
 
 
 def scan_objective(network, data, neighbors, generator, *, entropy_weight, threshold):
@@ -57,7 +62,7 @@ def scan_objective(network, data, neighbors, generator, *, entropy_weight, thres
             consistency=parts["consistency"],
             entropy=parts["entropy"],
             confident_fraction=(confidence >= threshold).double().mean(dim=1),
-            cluster_counts=F.one_hot(assignment, proba.shape[2]).sum(dim=1),
+            cluster_counts=cluster_counts(assignment, proba.shape[2]),
         )
         return losses.sum()
 
@@ -90,6 +95,26 @@ def self_label_objective(network, data, threshold, strong_view):
         return F.cross_entropy(logits, target, weight=weight)
 
     return batch_loss
+
+
+def spectral_start(X, neighbors, n_clusters, n_partitions, *, metric, random_state):
+    """The rows a warm start trains on and ``n_partitions`` spectral partitions of them.
+
+    Every row and its mined ``neighbors`` up to ``SPECTRAL_START_MAX_SAMPLES`` rows;
+    above, a uniform draw of that many rows, whose neighbours are mined among
+    themselves. Returns ``(rows, partitions)``, ``partitions`` of shape
+    ``(n_partitions, len(rows))``.
+    """
+    n_samples = X.shape[0]
+    if n_samples <= SPECTRAL_START_MAX_SAMPLES:
+        rows = np.arange(n_samples)
+        return rows, spectral_partitions(neighbors, n_clusters, n_partitions, random_state)
+    generator = np.random.default_rng(random_state)
+    rows = np.sort(generator.choice(n_samples, SPECTRAL_START_MAX_SAMPLES, replace=False))
+    sample_neighbors = mine_neighbors(
+        X[rows], neighbors.shape[1], metric=metric, random_state=random_state
+    )
+    return rows, spectral_partitions(sample_neighbors, n_clusters, n_partitions, random_state)
 
 
 def align_to_labels(partition, labels, n_clusters):
@@ -173,13 +198,18 @@ class SCANClusterer(TorchClustererBase):
     supervised : bool, default=False
         Whether ``fit(X, y)`` uses the labelled rows of ``y`` (-1 marks an unlabelled
         row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
-        ignored, so ``GridSearchCV`` passing it changes nothing. On, every head also
-        learns column ``c`` as class ``classes_[c]`` by cross-entropy (weighted 10
-        against the unsupervised loss) on a draw of labelled rows at every step, the
-        spectral start partitions are matched to the labelled classes, and ``predict``
-        returns class labels. Clusters beyond the labelled classes stay clusters (see
-        ``classes_``). With every row unlabelled the fit is the unsupervised one, with a
-        warning.
+        ignored, so ``GridSearchCV`` passing it changes nothing. On, the spectral start
+        partitions are matched to the labelled classes, ``predict`` returns class
+        labels, and every head learns column ``c`` as class ``classes_[c]`` from the
+        two terms :class:`~skssl.SelfSupervisedClassifier` adds (see its ``supervised``): the
+        cross-entropy of a draw of labelled rows at every step (weighted 10), and,
+        when every column is a labelled class, that of the labels spread over the
+        mined neighbour graph (weighted by their certainty). The second term raised
+        the accuracy on the unlabelled rows from 0.911, 0.954 and 0.972 to 0.918,
+        0.964 and 0.971 on digits at 1%, 5% and 10% labelled, and from 0.952 and
+        0.960 to 0.958 and 0.961 on USPS at 5% and 10% (stratified, seeds 0-2).
+        Clusters beyond the labelled classes stay clusters (see ``classes_``). With
+        every row unlabelled the fit is the unsupervised one, with a warning.
     hidden_layer_sizes : array-like of int, default=(128,)
         Widths of the encoder's hidden ReLU layers, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
@@ -187,7 +217,7 @@ class SCANClusterer(TorchClustererBase):
         Most passes over the data (epochs) in the SCAN stage, as in
         :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most as
         many. ``"auto"`` means
-        ``min(100, max(3, ceil(10**6 / n_samples)))``: a million rows take 3 passes.
+        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))``: a million rows take 3 passes.
     batch_size : int or "auto", default="auto"
         Samples per step; ``"auto"`` aims at about 1000 steps in all:
         ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096].
@@ -383,15 +413,18 @@ class SCANClusterer(TorchClustererBase):
             network = self._build_network(X, hidden_layer_sizes).to(device)
 
             add_labels = partial(
-                with_labelled_rows,
+                with_label_terms,
                 network=network,
                 data=data,
                 labels=None if labels is None else torch.tensor(labels, device=device),
+                propagated=propagated_labels(
+                    self.neighbors_, labels, classes, self.n_clusters, device
+                ),
                 generator=generator,
                 batch_size=schedule.batch_size,
             )
 
-            stop = self._warm_start(network, data, schedule, generator, seed, labels)
+            stop = self._warm_start(network, X, data, schedule, generator, seed, labels)
             history = []
             if stop != "interrupted":
                 batch_loss = add_labels(self._scan_loss(network, data, neighbors, generator))
@@ -409,30 +442,32 @@ class SCANClusterer(TorchClustererBase):
         self._warn_collapse()
         return self
 
-    def _warm_start(self, network, data, schedule, generator, seed, labels):
+    def _warm_start(self, network, X, data, schedule, generator, seed, labels):
         """Fit the first ``n_heads // 2`` heads (and the encoder) to spectral partitions.
 
         With ``labels`` (-1 = unlabelled), each partition is first renumbered to match
         the labelled classes. Returns why training stopped, or ``"skipped"``.
         """
         n_warm = self.n_heads // 2
-        n_samples = data.shape[0]
-        if n_warm == 0 or self.n_clusters < 2 or n_samples <= self.n_clusters + 2:
+        if n_warm == 0 or self.n_clusters < 2 or X.shape[0] <= self.n_clusters + 2:
             return "skipped"
-        targets = spectral_partitions(self.neighbors_, self.n_clusters, n_warm, seed)
+        rows, targets = spectral_start(
+            X, self.neighbors_, self.n_clusters, n_warm, metric=self.metric_, random_state=seed
+        )
         if labels is not None:
-            targets = np.stack([align_to_labels(t, labels, self.n_clusters) for t in targets])
+            targets = np.stack([align_to_labels(t, labels[rows], self.n_clusters) for t in targets])
         targets = torch.as_tensor(targets, dtype=torch.long, device=data.device)
+        rows = torch.as_tensor(rows, device=data.device)
 
         def batch_loss(index, log):
-            logits = network.heads(network.embed(data[index]))[:n_warm]
+            logits = network.heads(network.embed(data[rows[index]]))[:n_warm]
             return F.cross_entropy(logits.flatten(0, 1), targets[:, index].flatten())
 
         warm_schedule = replace(schedule, max_iter=WARM_START_EPOCHS, tol=None)
         _, stop = train_module(
             network,
             batch_loss,
-            n_samples,
+            rows.shape[0],
             warm_schedule,
             generator,
             verbose=self.verbose,
@@ -481,7 +516,7 @@ class SCANClusterer(TorchClustererBase):
     def _self_label(self, network, data, neighbors, schedule, generator, add_labels):
         """Self-labelling stage, until the confident set stops growing. Returns its history.
 
-        ``add_labels`` adds the labelled rows' term to a batch loss (supervised fits).
+        ``add_labels`` adds the labels' terms to a batch loss (supervised fits).
         """
         feature_std = network.standardize.scale
 

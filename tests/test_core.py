@@ -12,7 +12,9 @@ from skssl._core import Schedule, auto_batch_size, auto_max_iter, resolve_device
 
 def test_auto_epochs_shrink_with_n():
     assert auto_max_iter("auto", 1_000) == 100
-    assert auto_max_iter("auto", 100_000) == 10
+    assert auto_max_iter("auto", 7_000) == 100
+    assert auto_max_iter("auto", 10_000) == 70
+    assert auto_max_iter("auto", 100_000) == 7
     assert auto_max_iter("auto", 1_000_000) == 3
     assert auto_max_iter(7, 1_000_000) == 7
     assert auto_batch_size("auto", 1_000, 100) == 256

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_blobs
+from sklearn.neighbors import NearestNeighbors
 
 from skssl._neighbors import mine_neighbors, neighbor_recall
 from skssl._objectives import far_positions
@@ -48,6 +49,14 @@ def test_pynndescent_recall_against_exact_search():
 def test_cosine_metric():
     X = np.array([[1.0, 0.0], [10.0, 0.5], [0.0, 1.0], [0.3, 9.0]])
     np.testing.assert_array_equal(mine_neighbors(X, 1, metric="cosine")[:, 0], [1, 0, 3, 2])
+
+
+def test_exact_cosine_search_matches_scikit_learns_cosine_search():
+    # Unit rows searched by Euclidean distance must rank as cosine distances do.
+    X = np.random.default_rng(0).normal(size=(400, 12))
+    expected = NearestNeighbors(n_neighbors=8, algorithm="brute", metric="cosine")
+    expected = expected.fit(X).kneighbors(return_distance=False)
+    np.testing.assert_array_equal(mine_neighbors(X, 8, metric="cosine", method="exact"), expected)
 
 
 def test_bad_n_neighbors():

@@ -114,6 +114,24 @@ def test_half_the_heads_start_from_spectral_partitions(blobs, monkeypatch):
     assert [record["stage"] for record in model.history_] == ["scan"] * 20
 
 
+def test_spectral_start_above_its_cap_uses_a_seeded_draw(blobs, monkeypatch):
+    X, y = blobs
+    monkeypatch.setattr(skssl._scan, "SPECTRAL_START_MAX_SAMPLES", 60)
+    neighbors = mine_neighbors(X, 5)
+    rows, partitions = skssl._scan.spectral_start(
+        X, neighbors, 3, 2, metric="euclidean", random_state=0
+    )
+    assert rows.shape == (60,) and np.unique(rows).shape == (60,)
+    # The draw's neighbours are mined among the drawn rows themselves.
+    expected = skssl._scan.spectral_partitions(mine_neighbors(X[rows], 5), 3, 2, 0)
+    np.testing.assert_array_equal(partitions, expected)
+    again = skssl._scan.spectral_start(X, neighbors, 3, 2, metric="euclidean", random_state=0)
+    np.testing.assert_array_equal(rows, again[0])
+    np.testing.assert_array_equal(partitions, again[1])
+    model = SCANClusterer(n_clusters=3, **FAST).fit(X)
+    assert hungarian_accuracy_score(y, model.labels_) > 0.95
+
+
 def test_metric_auto_follows_the_number_of_features(blobs):
     X, _ = blobs
     narrow = SCANClusterer(n_clusters=3, **{**FAST, "max_iter": 1}).fit(X)
