@@ -152,11 +152,15 @@ class SCANClusterer(TorchClustererBase):
        All heads train at once on a shared encoder. Half of them (``n_heads // 2``)
        first learn, for 5 passes, spectral partitions of the neighbour graph
        (k-means restarts on its spectral embedding): a global start that SCAN's
-       local loss then refines. The head kept is the one whose hard assignments cut
-       the fewest neighbour links, normalised per cluster (the normalised cut of
-       the graph); labels are never used to choose. SCAN's own loss ranked better
-       partitions below worse ones: on pen digits, spectrally started heads reached
-       0.87 accuracy at a higher loss than a 0.78 head.
+       local loss then refines. Above 100,000 rows the partitions and those passes
+       cover a uniform draw of 100,000 rows, whose neighbours are mined among
+       themselves: on 10^6 rows the spectral start took 5 s instead of 47 s, and the
+       warm start no longer cost more than the SCAN stage. The head kept is the one
+       whose hard assignments cut the fewest neighbour links, normalised per
+       cluster (the normalised cut of the graph); labels are never used to choose.
+       SCAN's own loss ranked better partitions below worse ones: on pen digits,
+       spectrally started heads reached 0.87 accuracy at a higher loss than a 0.78
+       head.
     3. **Self-labelling** (``self_labeling=True``). Samples whose largest probability
        reaches ``confidence_threshold`` take their class as a pseudo-label, and the
        network is trained with class-balanced cross-entropy on a strongly augmented
