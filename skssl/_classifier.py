@@ -188,7 +188,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
     max_iter : int or "auto", default="auto"
         Most passes over the data (epochs), as in
         :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means
-        ``min(100, max(3, ceil(10**6 / n_samples)))``: a million rows take 3 passes.
+        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))``: a million rows take 3 passes.
     batch_size : int or "auto", default="auto"
         Samples per step; ``"auto"`` aims at about 1000 steps in all:
         ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096].
