@@ -96,6 +96,27 @@ def encode_partial_labels(y, n_samples):
     return codes, classes
 
 
+def read_partial_labels(supervised, y, n_samples):
+    """Label codes and classes of a fit: ``(None, None)`` unless ``supervised``.
+
+    ``y`` is ignored unless ``supervised=True``, so ``GridSearchCV`` passing it changes
+    nothing. Opted in, ``y`` is read by :func:`encode_partial_labels`; with no labelled
+    row the codes are None, with a warning: the fit is the unsupervised one, its
+    ``"auto"`` settings included.
+    """
+    if not supervised:
+        return None, None
+    codes, classes = encode_partial_labels(y, n_samples)
+    if classes.shape[0] == 0:
+        warnings.warn(
+            "supervised=True but every row of y is -1 (unlabelled): fitting without labels.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None, classes
+    return codes, classes
+
+
 class TorchEstimatorBase(BaseEstimator):
     """Shared plumbing of the Torch estimators; subclasses implement ``fit``.
 
@@ -176,28 +197,14 @@ class TorchClustererBase(
     """Prediction, embedding and label-free scoring shared by the clusterers."""
 
     def _partial_labels(self, y, n_samples):
-        """Label codes for a fit with ``supervised=True`` (None otherwise), and the classes.
-
-        ``y`` is ignored unless ``supervised=True``, so ``GridSearchCV`` passing it changes
-        nothing. Opted in, ``y`` must have a label or -1 per row; with no labelled row
-        the fit is the unsupervised one, with a warning.
-        """
+        """:func:`read_partial_labels`, with at most ``n_clusters`` labelled classes."""
         self.__dict__.pop("classes_", None)  # left from an earlier supervised fit
-        if not self.supervised:
-            return None, None
-        codes, classes = encode_partial_labels(y, n_samples)
-        if classes.shape[0] > self.n_clusters:
+        codes, classes = read_partial_labels(self.supervised, y, n_samples)
+        if classes is not None and classes.shape[0] > self.n_clusters:
             raise ValueError(
                 f"y has {classes.shape[0]} labelled classes, more than "
                 f"n_clusters={self.n_clusters}."
             )
-        if classes.shape[0] == 0:
-            warnings.warn(
-                "supervised=True but every row of y is -1 (unlabelled): fitting without labels.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return None, classes
         return codes, classes
 
     def _order_clusters(self, X, classes=None):

@@ -291,6 +291,15 @@ def iic_objective(network, draw, *, entropy_weight, consistency_weight, consiste
 LABEL_WEIGHT = 10.0
 
 
+def _head_cross_entropy(network, x, targets):
+    """Every head's mean cross-entropy of rows ``x`` towards ``targets``: ``(n_heads, B)``."""
+    logits = network.heads(network.embed(x))
+    n_heads = logits.shape[0]
+    return F.cross_entropy(logits.flatten(0, 1), targets.repeat(n_heads), reduction="none").view(
+        n_heads, x.shape[0]
+    )
+
+
 def with_labelled_rows(batch_loss, *, network, data, labels, generator, batch_size):
     """``batch_loss`` plus every head's cross-entropy on a draw of the labelled rows.
 
@@ -313,13 +322,8 @@ def with_labelled_rows(batch_loss, *, network, data, labels, generator, batch_si
         loss = batch_loss(index, log)
         pick = torch.randint(labelled.shape[0], (n_rows,), generator=generator)
         pick = pick.to(labelled.device)
-        logits = network.heads(network.embed(data[labelled[pick]]))
-        n_heads = logits.shape[0]
-        label_losses = (
-            F.cross_entropy(logits.flatten(0, 1), targets[pick].repeat(n_heads), reduction="none")
-            .view(n_heads, n_rows)
-            .mean(dim=1)
-        )
+        rows = labelled[pick]
+        label_losses = _head_cross_entropy(network, data[rows], targets[pick]).mean(dim=1)
         log.add(label_losses=label_losses)
         labelled_term = LABEL_WEIGHT * label_losses.sum()
         return labelled_term if loss is None else loss + labelled_term
@@ -399,11 +403,7 @@ def with_propagated_labels(batch_loss, *, network, data, targets, weights):
 
     def combined(index, log):
         loss = batch_loss(index, log)
-        logits = network.heads(network.embed(data[index]))
-        n_heads = logits.shape[0]
-        cross_entropy = F.cross_entropy(
-            logits.flatten(0, 1), targets[index].repeat(n_heads), reduction="none"
-        ).view(n_heads, index.shape[0])
+        cross_entropy = _head_cross_entropy(network, data[index], targets[index])
         propagated_losses = (cross_entropy * weights[index]).mean(dim=1)
         log.add(propagated_losses=propagated_losses)
         term = PROPAGATED_WEIGHT * propagated_losses.sum()

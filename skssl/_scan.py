@@ -431,9 +431,8 @@ class SCANClusterer(TorchClustererBase):
             stop = self._warm_start(network, X, data, schedule, generator, seed, labels)
             history = []
             if stop != "interrupted":
-                batch_loss = add_labels(self._scan_loss(network, data, neighbors, generator))
                 history, stop = self._train_scan(
-                    network, batch_loss, X.shape[0], schedule, generator
+                    network, data, neighbors, schedule, generator, add_labels
                 )
             self.history_ = self._keep_best_head(network, data, history)
             if self.self_labeling and stop != "interrupted":
@@ -479,8 +478,12 @@ class SCANClusterer(TorchClustererBase):
         )
         return stop
 
-    def _scan_loss(self, network, data, neighbors, generator):
-        return scan_objective(
+    def _train_scan(self, network, data, neighbors, schedule, generator, add_labels):
+        """SCAN stage, every head at once. Returns its history and why training stopped.
+
+        ``add_labels`` adds the labels' terms to the batch loss (supervised fits).
+        """
+        batch_loss = scan_objective(
             network,
             data,
             neighbors,
@@ -488,13 +491,10 @@ class SCANClusterer(TorchClustererBase):
             entropy_weight=self.entropy_weight,
             threshold=self.confidence_threshold,
         )
-
-    def _train_scan(self, network, batch_loss, n_samples, schedule, generator):
-        """SCAN stage, every head at once. Returns its history and why training stopped."""
         return train_module(
             network,
-            batch_loss,
-            n_samples,
+            add_labels(batch_loss),
+            data.shape[0],
             schedule,
             generator,
             verbose=self.verbose,

@@ -1,7 +1,6 @@
 """SNNLTransformer: an autoencoder whose layers are shaped by the soft nearest neighbour loss."""
 
 import math
-import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -16,7 +15,7 @@ from sklearn.utils.validation import (
 from torch.nn import functional as F
 
 from skssl._augment import gaussian_noise
-from skssl._base import TorchEstimatorBase, check_hidden_layer_sizes, encode_partial_labels
+from skssl._base import TorchEstimatorBase, check_hidden_layer_sizes, read_partial_labels
 from skssl._core import train_module
 from skssl._losses import soft_nearest_neighbor_loss
 from skssl._neighbors import mine_neighbors
@@ -124,8 +123,6 @@ class _PartnerSampler:
     """
 
     def __init__(self, neighbors, labels, generator):
-        if labels is not None and not (labels >= 0).any():
-            labels = None  # nothing labelled: every anchor takes a neighbour
         self.neighbors = neighbors
         self.labels = labels
         self.generator = generator
@@ -232,7 +229,8 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         here neighbours are always Euclidean.)
     supervised : bool, default=False
         Use the labels ``y`` passed to :meth:`fit` to choose positives (see above).
-        When False, ``y`` is ignored.
+        When False, ``y`` is ignored. With every row of ``y`` at -1 the fit warns and
+        is the unsupervised one, its ``"auto"`` temperature and noise included.
     input_noise : float or "auto", default="auto"
         Standard deviation of the Gaussian noise added to every training input, as a
         fraction of each feature's scale (the reconstruction target stays clean).
@@ -405,17 +403,14 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         X = self._validate_fit_data(X)
         n_samples = X.shape[0]
         # The clusterers' label rules (-1 = unlabelled; integers or strings).
-        labels = encode_partial_labels(y, n_samples)[0] if self.supervised else None
-        if labels is not None and not (labels >= 0).any():
-            warnings.warn(
-                "supervised=True but every row of y is -1 (unlabelled): fitting without labels.",
-                UserWarning,
-                stacklevel=2,
-            )
+        labels = read_partial_labels(self.supervised, y, n_samples)[0]
+        supervised = labels is not None
         self.hidden_layer_sizes_ = self._hidden_sizes(X.shape[1])
         # "auto" is resolved per mode here and never written back to the parameters.
-        temperature = self._resolve_auto(self.temperature, AUTO_TEMPERATURE)
-        self.input_noise_ = float(self._resolve_auto(self.input_noise, AUTO_INPUT_NOISE))
+        temperature = self._resolve_auto(self.temperature, AUTO_TEMPERATURE, supervised)
+        self.input_noise_ = float(
+            self._resolve_auto(self.input_noise, AUTO_INPUT_NOISE, supervised)
+        )
         schedule = self._schedule(n_samples)
         if self.batch_size == "auto":
             schedule = replace(schedule, batch_size=min(AUTO_BATCH_SIZE, n_samples))
@@ -465,8 +460,9 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         self._finish(network)
         return self
 
-    def _resolve_auto(self, value, auto_by_mode):
-        return auto_by_mode[bool(self.supervised)] if value == "auto" else value
+    @staticmethod
+    def _resolve_auto(value, auto_by_mode, supervised):
+        return auto_by_mode[supervised] if value == "auto" else value
 
     def _final_temperature(self, temperature, log_temperature):
         if self.temperature_schedule == "learned":

@@ -124,6 +124,12 @@ def test_supervised_uses_labels_and_minus_one_means_unlabelled(blobs):
     supervised = SNNLTransformer(supervised=True, **same).fit_transform(X, y)
     assert np.array_equal(unsupervised, all_unlabelled)
     assert not np.allclose(unsupervised, supervised)
+    # With nothing labelled the "auto" settings are the unsupervised ones too.
+    with pytest.warns(UserWarning, match="every row of y is -1"):
+        fallback = SNNLTransformer(supervised=True, **FAST).fit(X, np.full(len(y), -1))
+    default = SNNLTransformer(**FAST).fit(X)
+    assert (fallback.temperature_, fallback.input_noise_) == (0.5, 0.0)
+    assert np.array_equal(fallback.transform(X), default.transform(X))
 
 
 @pytest.mark.parametrize("supervised, temperature, noise", [(False, 0.5, 0.0), (True, 0.1, 0.75)])
