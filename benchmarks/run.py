@@ -113,6 +113,7 @@ METHODS = {
     "hdbscan": "HDBSCAN(copy=True) (noise = own label)",
     "umap-kmeans": "UMAP() + KMeans(n_init=10)",
     "umap-gmm": "UMAP() + GaussianMixture (full)",
+    "umap-clustering-kmeans": "UMAP(n_neighbors=30, min_dist=0) + KMeans(n_init=10)",
 }
 SKSSL_METHODS = {"scan", "ssc-minmax", "ssc-self-classifier", "ssc-iic", "snnl-kmeans"}
 #: the fit-time column divides by this method's median fit time on the same data set
@@ -224,14 +225,18 @@ def make_model(method, n_clusters, seed, n_features=None):
         return AgglomerativeClustering(n_clusters, linkage="ward")
     if method == "hdbscan":
         return HDBSCAN(copy=True)  # never writes into X (the default changes in 1.10)
-    if method in ("umap-kmeans", "umap-gmm"):
+    if method in ("umap-kmeans", "umap-gmm", "umap-clustering-kmeans"):
         from umap import UMAP  # its defaults: 2 components, 15 neighbours, min_dist 0.1
 
+        if method == "umap-gmm":
+            return make_pipeline(
+                UMAP(random_state=seed), GaussianMixture(n_clusters, random_state=seed)
+            )
+        kmeans = KMeans(n_clusters, n_init=10, random_state=seed)
         if method == "umap-kmeans":
-            last = KMeans(n_clusters, n_init=10, random_state=seed)
-        else:
-            last = GaussianMixture(n_clusters, random_state=seed)
-        return make_pipeline(UMAP(random_state=seed), last)
+            return make_pipeline(UMAP(random_state=seed), kmeans)
+        # The settings of umap-learn's "Using UMAP for Clustering" guide.
+        return make_pipeline(UMAP(n_neighbors=30, min_dist=0.0, random_state=seed), kmeans)
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -490,7 +495,10 @@ def markdown(suite):
         "- UMAP: `umap.UMAP(random_state=seed)`, all else default (2 components, 15 "
         "neighbours, `min_dist=0.1`), then KMeans(n_init=10) or a full-covariance "
         "GaussianMixture on the embedding. Setting `random_state` makes UMAP "
-        "single-threaded (its warning below), as every method here is anyway.",
+        "single-threaded (its warning below), as every method here is anyway. "
+        "`UMAP(n_neighbors=30, min_dist=0)` has the settings of umap-learn's guide "
+        "*Using UMAP for Clustering* (more neighbours for a more global view, points "
+        "packed densely), still 2 components.",
         "- Peers that are slow or too big on large data run only up to a number of rows: "
         + ", ".join(f"{METHODS[m]} on at most {n} rows" for m, n in MAX_ROWS.items())
         + "; their rows read *skipped* elsewhere.",
