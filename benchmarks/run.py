@@ -228,15 +228,15 @@ def make_model(method, n_clusters, seed, n_features=None):
     if method in ("umap-kmeans", "umap-gmm", "umap-clustering-kmeans"):
         from umap import UMAP  # its defaults: 2 components, 15 neighbours, min_dist 0.1
 
+        if method == "umap-clustering-kmeans":  # umap-learn's "Using UMAP for Clustering"
+            embedding = UMAP(n_neighbors=30, min_dist=0.0, random_state=seed)
+        else:
+            embedding = UMAP(random_state=seed)
         if method == "umap-gmm":
-            return make_pipeline(
-                UMAP(random_state=seed), GaussianMixture(n_clusters, random_state=seed)
-            )
-        kmeans = KMeans(n_clusters, n_init=10, random_state=seed)
-        if method == "umap-kmeans":
-            return make_pipeline(UMAP(random_state=seed), kmeans)
-        # The settings of umap-learn's "Using UMAP for Clustering" guide.
-        return make_pipeline(UMAP(n_neighbors=30, min_dist=0.0, random_state=seed), kmeans)
+            last = GaussianMixture(n_clusters, random_state=seed)
+        else:
+            last = KMeans(n_clusters, n_init=10, random_state=seed)
+        return make_pipeline(embedding, last)
     raise ValueError(f"unknown method {method!r}")
 
 

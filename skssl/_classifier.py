@@ -17,9 +17,7 @@ from skssl._core import evaluate, keep_head_history, train_module
 from skssl._neighbors import mine_neighbors
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
 from skssl._objectives import (
-    LABEL_WEIGHT,
     OBJECTIVES,
-    PROPAGATED_WEIGHT,
     SUPERVISED_CONSISTENCY_WEIGHT,
     VIEW_OPTIONS,
     iic_objective,
@@ -28,6 +26,7 @@ from skssl._objectives import (
     propagated_labels,
     self_classifier_objective,
     spreads_labels,
+    total_head_losses,
     view_sampler,
     with_label_terms,
 )
@@ -486,9 +485,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
             means = evaluate(
                 network, batch_loss(evaluation), n_samples, schedule.batch_size, evaluation
             )
-            labelled_term = LABEL_WEIGHT * means.get("label_losses", 0.0)
-            propagated_term = PROPAGATED_WEIGHT * means.get("propagated_losses", 0.0)
-            self.init_losses_ = (means["head_losses"] + labelled_term + propagated_term).reshape(-1)
+            self.init_losses_ = total_head_losses(means).reshape(-1)
         self.best_init_ = int(np.argmin(self.init_losses_))
         network.keep_head(self.best_init_, np.arange(self.n_clusters))
         keep_head_history(self.history_, self.best_init_)

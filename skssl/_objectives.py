@@ -457,6 +457,18 @@ def propagated_labels(neighbors, labels, classes, n_clusters, device):
     )
 
 
+def total_head_losses(means):
+    """Every head's loss as trained, from a log's ``means``.
+
+    ``head_losses`` (the unsupervised objective) plus ``LABEL_WEIGHT`` times
+    ``label_losses`` and ``PROPAGATED_WEIGHT`` times ``propagated_losses``, the terms
+    :func:`with_label_terms` adds (0 for a term the fit did not add).
+    """
+    labelled_term = LABEL_WEIGHT * means.get("label_losses", 0.0)
+    propagated_term = PROPAGATED_WEIGHT * means.get("propagated_losses", 0.0)
+    return means["head_losses"] + labelled_term + propagated_term
+
+
 def with_label_terms(batch_loss, *, network, data, labels, propagated, generator, batch_size):
     """``batch_loss`` plus the terms of a supervised fit, shared by both clusterers.
 
