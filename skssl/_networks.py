@@ -226,9 +226,10 @@ def _widths(module):
 #: Version of the record :func:`network_record` writes; raised when its layout changes.
 FORMAT_VERSION = 1
 
+# This skssl cannot convert an old file: reading it needs the full unpickling it refuses.
 _RESAVE = (
-    "Load it with the skssl version that wrote it and save it again with this one, or "
-    "refit the estimator."
+    "Refit the estimator with this skssl (a seeded fit on the same data gives the same "
+    "model), or keep loading the file with the skssl version that wrote it."
 )
 
 
@@ -243,11 +244,11 @@ def build_network(architecture):
     with torch.device("meta"):
         if kind == "autoencoder":
             sizes = tuple(architecture["sizes"])
-            standardize = Standardize(np.zeros(sizes[0]), np.ones(sizes[0]))
+            standardize = Standardize(torch.zeros(sizes[0]), torch.ones(sizes[0]))
             return Autoencoder(standardize, sizes, unit_code=architecture["unit_code"])
         if kind == "clustering":
             n_features = architecture["n_features"]
-            standardize = Standardize(np.zeros(n_features), np.ones(n_features))
+            standardize = Standardize(torch.zeros(n_features), torch.ones(n_features))
             encoder, _ = mlp_encoder(n_features, tuple(architecture["hidden_layer_sizes"]))
             heads = LinearHeads(**architecture["heads"])
             overclustering = architecture["overclustering"]
@@ -308,19 +309,19 @@ def network_from_record(record):
     missing = sorted(expected.keys() - arrays.keys())
     if missing:
         raise ValueError(f"The fitted network has no weights for layers {missing}.")
-    unexpected = sorted(map(repr, arrays.keys() - expected.keys()))
+    unexpected = sorted(str(name) for name in arrays.keys() - expected.keys())
     if unexpected:
         raise ValueError(f"The fitted network has weights for unknown layers {unexpected}.")
-    for name, meta in expected.items():
+    for name, empty in expected.items():
         array = arrays[name]
         if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
             raise ValueError(
                 f"The weights of layer {name!r} must be a float array, got {type(array).__name__}."
             )
-        if array.shape != tuple(meta.shape):
+        if array.shape != tuple(empty.shape):
             raise ValueError(
                 f"The weights of layer {name!r} have shape {array.shape}; the architecture "
-                f"needs {tuple(meta.shape)}."
+                f"needs {tuple(empty.shape)}."
             )
     module = module.to_empty(device="cpu").to(torch.float64)
     # np.array copies: a read-only array (a memory-mapped joblib file) stays untouched.

@@ -204,13 +204,14 @@ def test_a_missing_layer_is_named(fitted):
 def test_an_unexpected_layer_is_named(fitted):
     state = _state(fitted)
     state["module_"]["state_dict"]["encoder.9.weight"] = np.zeros((2, 2))
-    with pytest.raises(ValueError, match="unknown layers \\[\"'encoder.9.weight'\"\\]"):
+    with pytest.raises(ValueError, match=r"unknown layers \['encoder.9.weight'\]"):
         _load(state)
 
 
 def test_an_architecture_that_does_not_match_the_weights_is_refused(fitted):
     state = _state(fitted, "SNNLTransformer")
-    state["module_"]["architecture"]["sizes"][1] += 1
+    # So wide that building it for real would exhaust memory: the check comes first.
+    state["module_"]["architecture"]["sizes"][1] = 10**12
     with pytest.raises(ValueError, match="'encoder.0.weight' have shape"):
         _load(state, "SNNLTransformer")
     state["module_"]["architecture"] = {"kind": "transformer"}
@@ -221,7 +222,7 @@ def test_an_architecture_that_does_not_match_the_weights_is_refused(fitted):
 def test_a_file_from_an_older_skssl_says_how_to_resave(fitted):
     state = _state(fitted)
     state["module_"] = b"torch.save bytes of the module"
-    with pytest.raises(ValueError, match="older skssl.*save it again"):
+    with pytest.raises(ValueError, match="older skssl.*Refit the estimator"):
         _load(state)
 
 
