@@ -58,7 +58,9 @@ def assert_same_outputs(model, restored, X):
 @pytest.mark.parametrize("supervised", [False, True])
 @pytest.mark.parametrize("name", FACTORIES)
 @pytest.mark.parametrize(
-    "round_trip", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy], ids=["pickle", "deepcopy"]
+    "round_trip",
+    [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy],
+    ids=["pickle", "deepcopy"],
 )
 def test_pickle_and_deepcopy_are_exact(fitted, digits, name, supervised, round_trip):
     model = fitted[name, supervised]
