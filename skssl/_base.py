@@ -1,6 +1,5 @@
 """What every skssl estimator shares: validation, seeding, prediction, scoring and pickling."""
 
-import io
 import warnings
 from numbers import Integral, Real
 
@@ -25,6 +24,7 @@ from skssl._core import (
     resolve_device,
     seeded,
 )
+from skssl._networks import network_from_record, network_record
 from skssl.metrics import neighbor_consistency_score
 
 
@@ -122,7 +122,8 @@ class TorchEstimatorBase(BaseEstimator):
 
     The fitted network lives in ``module_`` on the CPU in float64 and eval mode:
     float64 makes predictions on one row and on many agree to 1e-12, and CPU
-    storage makes a model trained on a GPU load anywhere.
+    storage makes a model trained on a GPU load anywhere. Pickling stores it as a
+    plain record, its architecture and NumPy weights (:func:`~skssl._networks.network_record`).
     """
 
     _parameter_constraints: dict = {
@@ -173,16 +174,17 @@ class TorchEstimatorBase(BaseEstimator):
         return predict_in_batches(self.module_, X, resolve_device(self.device), method)
 
     def __getstate__(self):
+        # The network is stored as plain data (sizes and NumPy weights), never as a
+        # pickled module: skops can then audit a model file, and loading it runs no code.
         state = self.__dict__.copy()
         if "module_" in state:
-            buffer = io.BytesIO()
-            torch.save(state["module_"], buffer)
-            state["module_"] = buffer.getvalue()
+            state["module_"] = network_record(state["module_"])
         return state
 
     def __setstate__(self, state):
-        if isinstance(state.get("module_"), bytes):
-            state["module_"] = torch.load(io.BytesIO(state["module_"]), weights_only=False)
+        if "module_" in state:
+            # Rebuilt before anything is set: a bad record leaves no half-loaded estimator.
+            state = {**state, "module_": network_from_record(state["module_"])}
         self.__dict__.update(state)
 
     def __sklearn_tags__(self):

@@ -3,6 +3,9 @@
 Every network starts with :class:`Standardize`, whose buffers hold the training
 data's mean and spread, so that inputs of any scale (1e-8 or 1e8) reach the first
 layer near unit scale and the fitted module is self-contained for prediction.
+
+A fitted network is saved as plain data (:func:`network_record`) and rebuilt from it
+(:func:`network_from_record`), so that loading a model file never unpickles objects.
 """
 
 import numpy as np
@@ -106,6 +109,12 @@ class LinearHeads(nn.Module):
         """
         return torch.softmax(self._logits_by_cluster(v), dim=1).mT
 
+    def architecture(self):
+        """The arguments that rebuild these heads, at their current shape."""
+        n_heads, n_out, n_in = self.weight.shape
+        temperature = None if self.temperature is None else float(self.temperature)
+        return {"n_in": n_in, "n_out": n_out, "n_heads": n_heads, "temperature": temperature}
+
     def keep(self, head, order):
         """Keep head ``head`` alone, its outputs permuted to ``order``."""
         order = torch.as_tensor(order, device=self.weight.device)
@@ -157,6 +166,17 @@ class ClusteringNetwork(nn.Module):
         self.heads.keep(head, order)
         self.overclustering = None
 
+    def architecture(self):
+        """What :func:`build_network` needs to rebuild this network, as plain data."""
+        overclustering = self.overclustering
+        return {
+            "kind": "clustering",
+            "n_features": self.standardize.mean.shape[0],
+            "hidden_layer_sizes": _widths(self.encoder),
+            "heads": self.heads.architecture(),
+            "overclustering": None if overclustering is None else overclustering.architecture(),
+        }
+
 
 class Autoencoder(nn.Module):
     """Standardise, encode to a code through ReLU layers, and decode back (mirrored).
@@ -191,3 +211,120 @@ class Autoencoder(nn.Module):
     def decode(self, code):
         """Map codes back to the original feature scale."""
         return self.decoder(code) * self.standardize.scale + self.standardize.mean
+
+    def architecture(self):
+        """What :func:`build_network` needs to rebuild this network, as plain data."""
+        sizes = [self.standardize.mean.shape[0], *_widths(self.encoder)]
+        return {"kind": "autoencoder", "sizes": sizes, "unit_code": bool(self.unit_code)}
+
+
+def _widths(module):
+    """Output widths of the linear layers of ``module``, in order (none for ``nn.Identity``)."""
+    return [layer.out_features for layer in module.modules() if isinstance(layer, nn.Linear)]
+
+
+#: Version of the record :func:`network_record` writes; raised when its layout changes.
+FORMAT_VERSION = 1
+
+# This skssl cannot convert an old file: reading it needs the full unpickling it refuses.
+_RESAVE = (
+    "Refit the estimator with this skssl (a seeded fit on the same data gives the same "
+    "model), or keep loading the file with the skssl version that wrote it."
+)
+
+
+def build_network(architecture):
+    """An untrained network of ``architecture`` (from ``architecture()``), on the meta device.
+
+    Meta tensors hold no memory and draw no random numbers, so a record's sizes are
+    checked against its weights before anything is allocated, and loading does not
+    consume the caller's Torch random stream.
+    """
+    kind = architecture["kind"]
+    with torch.device("meta"):
+        if kind == "autoencoder":
+            sizes = tuple(architecture["sizes"])
+            standardize = Standardize(torch.zeros(sizes[0]), torch.ones(sizes[0]))
+            return Autoencoder(standardize, sizes, unit_code=architecture["unit_code"])
+        if kind == "clustering":
+            n_features = architecture["n_features"]
+            standardize = Standardize(torch.zeros(n_features), torch.ones(n_features))
+            encoder, _ = mlp_encoder(n_features, tuple(architecture["hidden_layer_sizes"]))
+            heads = LinearHeads(**architecture["heads"])
+            overclustering = architecture["overclustering"]
+            if overclustering is not None:
+                overclustering = LinearHeads(**overclustering)
+            return ClusteringNetwork(standardize, encoder, heads, overclustering)
+    raise ValueError(f"unknown network kind {kind!r}")
+
+
+def network_record(module):
+    """A fitted network as plain data: format version, architecture and NumPy weights.
+
+    The weights are copied to the CPU, so a network trained on a GPU loads on any
+    machine, and copied so that the record shares no memory with ``module``.
+    """
+    return {
+        "format_version": FORMAT_VERSION,
+        "architecture": module.architecture(),
+        "state_dict": {
+            name: tensor.detach().cpu().numpy().copy()
+            for name, tensor in module.state_dict().items()
+        },
+    }
+
+
+def network_from_record(record):
+    """The float64, eval-mode CPU network a :func:`network_record` describes.
+
+    Every weight is checked against the rebuilt architecture before any is loaded, so
+    a bad record raises ``ValueError`` and never gives a half-built network.
+
+    Raises
+    ------
+    ValueError
+        For a record of another format (the pickled module of older skssl versions
+        included), an invalid architecture, a missing or unexpected weight, or a
+        weight that is not a float array of the expected shape.
+    """
+    if isinstance(record, bytes):
+        raise ValueError(
+            "This model file was written by an older skssl, which stored the network as "
+            f"a pickled Torch module; skssl no longer unpickles it. {_RESAVE}"
+        )
+    if not isinstance(record, dict) or record.get("format_version") != FORMAT_VERSION:
+        version = record.get("format_version") if isinstance(record, dict) else None
+        raise ValueError(
+            f"The fitted network is stored in format version {version!r}; this skssl "
+            f"reads version {FORMAT_VERSION}. {_RESAVE}"
+        )
+    try:
+        module = build_network(record["architecture"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"The fitted network's architecture is invalid: {error!r}.") from None
+    arrays = record.get("state_dict")
+    if not isinstance(arrays, dict):
+        raise ValueError("The fitted network's state_dict must be a dict of arrays.")
+    expected = module.state_dict()
+    missing = sorted(expected.keys() - arrays.keys())
+    if missing:
+        raise ValueError(f"The fitted network has no weights for layers {missing}.")
+    unexpected = sorted(str(name) for name in arrays.keys() - expected.keys())
+    if unexpected:
+        raise ValueError(f"The fitted network has weights for unknown layers {unexpected}.")
+    for name, empty in expected.items():
+        array = arrays[name]
+        if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+            raise ValueError(
+                f"The weights of layer {name!r} must be a float array, got {type(array).__name__}."
+            )
+        if array.shape != tuple(empty.shape):
+            raise ValueError(
+                f"The weights of layer {name!r} have shape {array.shape}; the architecture "
+                f"needs {tuple(empty.shape)}."
+            )
+    module = module.to_empty(device="cpu").to(torch.float64)
+    # np.array copies: a read-only array (a memory-mapped joblib file) stays untouched.
+    weights = {name: torch.from_numpy(np.array(arrays[name], np.float64)) for name in expected}
+    module.load_state_dict(weights, strict=True)
+    return module.eval()
