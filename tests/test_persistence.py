@@ -18,7 +18,7 @@ from skssl._networks import FORMAT_VERSION
 
 SMALL = {"max_iter": 3, "random_state": 0, "device": "cpu"}
 FACTORIES = {
-    "SCANClusterer": lambda **kw: SCANClusterer(10, n_heads=2, n_neighbors=5, **SMALL, **kw),
+    "SCANClusterer": lambda **kw: SCANClusterer(10, n_neighbors=5, **SMALL, **kw),
     # The IIC objective with an over-clustering head: cosine heads with a temperature.
     "SelfSupervisedClassifier": lambda **kw: SelfSupervisedClassifier(
         10, n_init=2, objective="iic", n_overclusters=20, **SMALL, **kw
