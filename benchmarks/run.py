@@ -114,6 +114,8 @@ METHODS = {
     "umap-kmeans": "UMAP() + KMeans(n_init=10)",
     "umap-gmm": "UMAP() + GaussianMixture (full)",
     "umap-clustering-kmeans": "UMAP(n_neighbors=30, min_dist=0) + KMeans(n_init=10)",
+    "evoc": "EVoC(approx_n_clusters=k) (noise = own label)",
+    "evoc-assigned": "EVoC(approx_n_clusters=k), noise to nearest clustered neighbour",
 }
 SKSSL_METHODS = {"scan", "ssc-minmax", "ssc-self-classifier", "ssc-iic", "snnl-kmeans"}
 #: the fit-time column divides by this method's median fit time on the same data set
@@ -237,7 +239,33 @@ def make_model(method, n_clusters, seed, n_features=None):
         else:
             last = KMeans(n_clusters, n_init=10, random_state=seed)
         return make_pipeline(embedding, last)
+    if method in ("evoc", "evoc-assigned"):
+        from evoc import EVoC
+
+        model = EVoC(approx_n_clusters=n_clusters, random_state=seed)
+        return model if method == "evoc" else NoiseAssigned(model)
     raise ValueError(f"unknown method {method!r}")
+
+
+class NoiseAssigned:
+    """EVoC with each noise point given the cluster of its nearest clustered neighbour.
+
+    The neighbours are EVoC's own (``nn_inds_``, nearest first); a noise point whose
+    neighbours are all noise takes the label that spreads to it over repeated passes.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X):
+        from skssl._density import assign_noise
+
+        labels = self.model.fit(X).labels_
+        self.labels_ = assign_noise(labels, self.model.nn_inds_[:, 1:], np.asarray(X))
+        return self
+
+    def fit_predict(self, X):
+        return self.fit(X).labels_
 
 
 def _proc_status_mb(field):

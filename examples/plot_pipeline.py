@@ -45,7 +45,7 @@ print(f"StandardScaler + KMeans:                          {baseline_accuracy:.3f
 # ----------------------------------------
 # ``predict`` sends samples through the fitted scaler and SNNL encoder to SCAN's
 # network; parameters of every step stay reachable for ``GridSearchCV`` under
-# names such as ``snnltransformer__n_components`` or ``scanclusterer__entropy_weight``.
+# names such as ``snnltransformer__n_components`` or ``scanclusterer__n_neighbors``.
 print("predicted clusters of the first ten digits:", pipeline.predict(X[:10]))
 print("their true digits:                          ", y[:10])
 

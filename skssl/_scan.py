@@ -12,19 +12,19 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
-from skssl._augment import gaussian_noise, neighbor_corrupt, neighbor_view
+from skssl._augment import gaussian_noise, neighbor_corrupt
 from skssl._base import (
     TorchClustererBase,
     TorchEstimatorBase,
     check_hidden_layer_sizes,
     warn_small_batch,
 )
-from skssl._core import forward_in_chunks, keep_head_history, train_module
-from skssl._graph import normalized_cut, spectral_partitions
-from skssl._losses import scan_loss
+from skssl._core import forward_in_chunks, train_module
+from skssl._density import density_partition
+from skssl._embedding import fuzzy_neighbor_graph, layout_start, neighbor_distances, node_embedding
 from skssl._neighbors import mine_neighbors
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
-from skssl._objectives import cluster_counts, propagated_labels, with_label_terms
+from skssl._objectives import propagated_labels, with_label_terms
 
 #: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
 #: of the training samples counts as collapsed (warned about).
@@ -33,40 +33,19 @@ COLLAPSE_FRACTION = 0.1
 #: ``metric="auto"`` mines cosine neighbours from this many features up, else Euclidean.
 AUTO_COSINE_MIN_FEATURES = 10
 
-#: Passes of cross-entropy that start half the heads from spectral partitions of the
-#: neighbour graph before the SCAN stage.
-WARM_START_EPOCHS = 5
+#: Dimensions of the graph's layout: EVoC's ``min(max(n_neighbors // 4, 4), 15)`` at its
+#: 15 neighbours.
+LAYOUT_COMPONENTS = 4
 
-#: Above this many rows the spectral start works on a uniform draw of this many. At
-#: 10^6 x 32 the eigenvectors of the whole graph took 47 s and the warm start's passes
-#: over every row most of the 28 s of training: more than the SCAN stage itself.
-SPECTRAL_START_MAX_SAMPLES = 100_000
+#: Epochs of the layout (UMAP: 200 above 10,000 rows, 500 below). 100 kept USPS at
+#: 0.957 (3 seeds, as 500) in a fifth of the time.
+LAYOUT_EPOCHS = 100
 
-
-def scan_objective(network, data, neighbors, generator, *, entropy_weight, threshold):
-    """Batch loss of the SCAN stage: every head at once, one drawn neighbour per anchor.
-
-    The loss is the sum of the heads' SCAN losses (the heads share the encoder but
-    not their weights, so each follows its own path to a partition). Every head's
-    statistics are logged as vectors over the heads.
-    """
-
-    def batch_loss(index, log):
-        size = index.shape[0]
-        neighbor = neighbor_view(index, neighbors, generator).to(index.device)
-        proba = network.heads.proba(network.embed(data[torch.cat([index, neighbor])]))
-        losses, parts = scan_loss(proba[:, :size], proba[:, size:], entropy_weight)
-        confidence, assignment = proba[:, :size].detach().max(dim=2)
-        log.add(
-            head_losses=losses,
-            consistency=parts["consistency"],
-            entropy=parts["entropy"],
-            confident_fraction=(confidence >= threshold).double().mean(dim=1),
-            cluster_counts=cluster_counts(assignment, proba.shape[2]),
-        )
-        return losses.sum()
-
-    return batch_loss
+#: Passes that fit the network to the partition with ``max_iter="auto"``, and the
+#: fewest optimiser steps they make: USPS's 30 passes of 10 steps gave back its
+#: partition (0.956 for 0.956); small data sets take more passes of one batch.
+PARTITION_EPOCHS = 30
+PARTITION_STEPS = 300
 
 
 def self_label_objective(network, data, threshold, strong_view):
@@ -97,26 +76,6 @@ def self_label_objective(network, data, threshold, strong_view):
     return batch_loss
 
 
-def spectral_start(X, neighbors, n_clusters, n_partitions, *, metric, random_state):
-    """The rows a warm start trains on and ``n_partitions`` spectral partitions of them.
-
-    Every row and its mined ``neighbors`` up to ``SPECTRAL_START_MAX_SAMPLES`` rows;
-    above, a uniform draw of that many rows, whose neighbours are mined among
-    themselves. Returns ``(rows, partitions)``, ``partitions`` of shape
-    ``(n_partitions, len(rows))``.
-    """
-    n_samples = X.shape[0]
-    if n_samples <= SPECTRAL_START_MAX_SAMPLES:
-        rows = np.arange(n_samples)
-        return rows, spectral_partitions(neighbors, n_clusters, n_partitions, random_state)
-    generator = np.random.default_rng(random_state)
-    rows = np.sort(generator.choice(n_samples, SPECTRAL_START_MAX_SAMPLES, replace=False))
-    sample_neighbors = mine_neighbors(
-        X[rows], neighbors.shape[1], metric=metric, random_state=random_state
-    )
-    return rows, spectral_partitions(sample_neighbors, n_clusters, n_partitions, random_state)
-
-
 def align_to_labels(partition, labels, n_clusters):
     """Renumber a partition so that the cluster matched to labelled class ``c`` is ``c``.
 
@@ -133,9 +92,10 @@ def align_to_labels(partition, labels, n_clusters):
 
 
 class SCANClusterer(TorchClustererBase):
-    """SCAN clustering: mined neighbours share a class, then self-labelling.
+    """SCAN clustering: mined neighbours, a density partition of their graph, self-labelling.
 
-    The three stages of SCAN (Van Gansbeke et al., 2020) for tabular data:
+    SCAN's stages (Van Gansbeke et al., 2020), with the middle one read off the whole
+    neighbour graph instead of one hop at a time:
 
     1. **Neighbours.** The ``n_neighbors`` nearest neighbours of every sample are
        mined in ``X`` as given. Like :class:`~sklearn.cluster.KMeans`, SCAN measures
@@ -143,24 +103,16 @@ class SCANClusterer(TorchClustererBase):
        (``PCA``, ``SNNLTransformer``) is a step before it in a ``Pipeline``, e.g.
        ``make_pipeline(StandardScaler(), SCANClusterer())``. The network itself
        standardises its inputs, which only eases optimisation.
-    2. **SCAN loss.** An MLP with ``n_heads`` softmax heads is trained so that each
-       sample and one of its neighbours, drawn at every step, get the same class,
-       while the entropy of the mean prediction keeps all classes in use::
-
-           L = - mean log <f(x), f(n)> - entropy_weight * H(mean f(x))
-
-       All heads train at once on a shared encoder. Half of them (``n_heads // 2``)
-       first learn, for 5 passes, spectral partitions of the neighbour graph
-       (k-means restarts on its spectral embedding): a global start that SCAN's
-       local loss then refines. Above 100,000 rows the partitions and those passes
-       cover a uniform draw of 100,000 rows, whose neighbours are mined among
-       themselves: on 10^6 rows the spectral start took 5 s instead of 47 s, and the
-       warm start no longer cost more than the SCAN stage. The head kept is the one
-       whose hard assignments cut the fewest neighbour links, normalised per
-       cluster (the normalised cut of the graph); labels are never used to choose.
-       SCAN's own loss ranked better partitions below worse ones: on pen digits,
-       spectrally started heads reached 0.87 accuracy at a higher loss than a 0.78
-       head.
+    2. **Partition.** The neighbours become UMAP's fuzzy graph, which is laid out in 4
+       dimensions by UMAP's edge and negative sampling (``min_dist=0``, 100 epochs,
+       from the graph's spectral embedding; a Torch batch per epoch). HDBSCAN's
+       hierarchy of that layout (mutual reachability with ``min_samples``) is read at
+       the minimum cluster size whose leaf clusters number ``n_clusters``, as EVoC
+       does; the points left out of every leaf join the cluster of their nearest
+       clustered neighbour. The network (an MLP and a softmax head) is then trained
+       on this partition with cross-entropy, for at most 30 passes, so that
+       ``predict`` labels new data. One-hop SCAN on the same graph scored 0.79-0.82
+       on USPS where this stage scores 0.96 (the user guide has the tables).
     3. **Self-labelling** (``self_labeling=True``). Samples whose largest probability
        reaches ``confidence_threshold`` take their class as a pseudo-label, and the
        network is trained with class-balanced cross-entropy on a strongly augmented
@@ -171,19 +123,12 @@ class SCANClusterer(TorchClustererBase):
     ----------
     n_clusters : int, default=8
         Number of clusters (softmax outputs of each head).
-    entropy_weight : float, default=2.0
-        Weight ``lambda`` of the entropy of the mean prediction (natural log). Larger
-        values push towards clusters of equal size.
-    n_neighbors : int, default=10
-        Nearest neighbours mined per sample in ``X``; each step draws one of them
-        per sample. Fewer, closer neighbours are more often of the same class; more
-        propagate further. With fewer samples, every other sample is a neighbour
-        (with a warning).
-    n_heads : int, default=10
-        Heads trained at once on a shared encoder, half of them started from
-        spectral partitions of the neighbour graph; the lowest normalised cut wins.
-        20 heads gave no better accuracy on digits, pen digits and USPS (0.882,
-        0.881, 0.788 against 0.896, 0.876, 0.790; 3 seeds) at twice the fit time.
+    n_neighbors : int, default=15
+        Nearest neighbours mined per sample in ``X``, from which the graph is built:
+        UMAP's and EVoC's default (the user guide compares 15 and 30).
+    min_samples : int, default=5
+        Neighbours in the layout that define a point's density (its core distance),
+        as in :class:`~sklearn.cluster.HDBSCAN`: EVoC's default.
     self_labeling : bool, default=False
         Whether to run the self-labelling stage after the SCAN stage. Off by default:
         on tabular data (digits) it changed accuracy by at most about -0.01 to +0.01
@@ -202,26 +147,25 @@ class SCANClusterer(TorchClustererBase):
     supervised : bool, default=False
         Whether ``fit(X, y)`` uses the labelled rows of ``y`` (-1 marks an unlabelled
         row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
-        ignored, so ``GridSearchCV`` passing it changes nothing. On, the spectral start
-        partitions are matched to the labelled classes, ``predict`` returns class
-        labels, and every head learns column ``c`` as class ``classes_[c]`` from the
+        ignored, so ``GridSearchCV`` passing it changes nothing. On, the density
+        partition is matched to the labelled classes, ``predict`` returns class
+        labels, and the head learns column ``c`` as class ``classes_[c]`` from the
         two terms :class:`~skssl.SelfSupervisedClassifier` adds (see its ``supervised``): the
         cross-entropy of a draw of labelled rows at every step (weighted 10), and,
         when every column is a labelled class, that of the labels spread over the
-        mined neighbour graph (weighted by their certainty). The second term raised
-        the accuracy on the unlabelled rows from 0.911, 0.954 and 0.972 to 0.918,
-        0.964 and 0.971 on digits at 1%, 5% and 10% labelled, and from 0.952 and
-        0.960 to 0.958 and 0.961 on USPS at 5% and 10% (stratified, seeds 0-2).
+        mined neighbour graph (weighted by their certainty): the user guide's
+        semi-supervised page measures both.
         Clusters beyond the labelled classes stay clusters (see ``classes_``). With
         every row unlabelled the fit is the unsupervised one, with a warning.
     hidden_layer_sizes : array-like of int, default=(128,)
         Widths of the encoder's hidden ReLU layers, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
     max_iter : int or "auto", default="auto"
-        Most passes over the data (epochs) in the SCAN stage, as in
-        :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most as
-        many. ``"auto"`` means
-        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))``: a million rows take 3 passes.
+        Most passes over the data (epochs) that fit the network to the partition, as
+        in :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most
+        as many. ``"auto"`` means ``min(30, max(3, ceil(7 * 10**5 / n_samples)))``, raised
+        to make at least 300 optimiser steps: that gave the partition back (USPS 0.956
+        for a 0.956 partition).
     batch_size : int or "auto", default="auto"
         Samples per step; ``"auto"`` aims at about 1000 steps in all:
         ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096].
@@ -267,17 +211,18 @@ class SCANClusterer(TorchClustererBase):
         data has fewer samples.
     metric_ : str
         The metric used (``metric`` with ``"auto"`` resolved).
-    head_cuts_ : ndarray of shape (n_heads,)
-        Normalised cut of the neighbour graph under every head's hard assignments
-        after the SCAN stage; the lowest is kept.
-    best_head_ : int
-        Index of the kept head.
+    noise_fraction_ : float
+        Fraction of the training samples left out of every leaf cluster of the
+        layout's hierarchy (then given their nearest clustered neighbour's cluster).
+    min_cluster_size_ : int
+        The minimum cluster size at which the hierarchy had ``n_clusters`` leaves
+        (or the nearest count; 0 when the data were too small for a hierarchy).
     module_ : torch.nn.Module
         The fitted network (CPU, float64, eval mode).
     history_ : list of dict
-        One record per stage (``"scan"`` or ``"self-label"``) and epoch: ``loss``,
-        ``consistency`` and ``entropy`` (SCAN stage, kept head), ``confident_fraction``
-        and ``cluster_size_entropy``.
+        One record per stage (``"partition"`` or ``"self-label"``) and epoch: ``loss``
+        (the cross-entropy towards the partition, or self-labelling's),
+        ``confident_fraction`` (self-labelling) and ``cluster_size_entropy``.
     n_iter_ : int
         Epochs run over both stages.
     n_features_in_ : int
@@ -300,13 +245,22 @@ class SCANClusterer(TorchClustererBase):
     ``n_clusters`` somewhat above the expected number of classes (over-clustering)
     is safe: classes then split into several clusters rather than merge, and
     :func:`skssl.metrics.hungarian_accuracy_score` scores the extra clusters as
-    errors. On imbalanced data lower ``entropy_weight``, which otherwise pushes
-    towards equal cluster sizes.
+    errors. The density partition does not ask for equal cluster sizes, so imbalanced
+    classes (USPS: 1553 zeros, 708 nines) keep their sizes.
 
     References
     ----------
     W. Van Gansbeke, S. Vandenhende, S. Georgoulis, M. Proesmans and L. Van Gool,
     "SCAN: Learning to Classify Images without Labels", ECCV 2020.
+
+    L. McInnes, J. Healy and J. Melville, "UMAP: Uniform Manifold Approximation and
+    Projection for Dimension Reduction", arXiv:1802.03426, 2018.
+
+    R. Campello, D. Moulavi and J. Sander, "Density-Based Clustering Based on
+    Hierarchical Density Estimates", PAKDD 2013.
+
+    L. McInnes and the Tutte Institute, EVoC (Embedding Vector Oriented Clustering),
+    https://github.com/TutteInstitute/evoc.
 
     Examples
     --------
@@ -324,9 +278,8 @@ class SCANClusterer(TorchClustererBase):
     _parameter_constraints: dict = {
         **TorchEstimatorBase._parameter_constraints,
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "entropy_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "min_samples": [Interval(Integral, 1, None, closed="left")],
         "self_labeling": ["boolean"],
         "confidence_threshold": [Interval(Real, 0, 1, closed="neither")],
         "metric": [StrOptions({"auto", "cosine", "euclidean"})],
@@ -338,9 +291,8 @@ class SCANClusterer(TorchClustererBase):
         self,
         n_clusters=8,
         *,
-        entropy_weight=2.0,
-        n_neighbors=10,
-        n_heads=10,
+        n_neighbors=15,
+        min_samples=5,
         self_labeling=False,
         confidence_threshold=0.99,
         metric="auto",
@@ -356,9 +308,8 @@ class SCANClusterer(TorchClustererBase):
         verbose=0,
     ):
         self.n_clusters = n_clusters
-        self.entropy_weight = entropy_weight
         self.n_neighbors = n_neighbors
-        self.n_heads = n_heads
+        self.min_samples = min_samples
         self.self_labeling = self_labeling
         self.confidence_threshold = confidence_threshold
         self.metric = metric
@@ -375,7 +326,7 @@ class SCANClusterer(TorchClustererBase):
 
     def _build_network(self, X, hidden_layer_sizes):
         encoder, width = mlp_encoder(X.shape[1], hidden_layer_sizes)
-        heads = LinearHeads(width, self.n_clusters, n_heads=self.n_heads)
+        heads = LinearHeads(width, self.n_clusters)
         return ClusteringNetwork(standardizer(X), encoder, heads)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -399,6 +350,12 @@ class SCANClusterer(TorchClustererBase):
         labels, classes = self._partial_labels(y, X.shape[0])
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         schedule = self._schedule(X.shape[0])
+        if self.max_iter == "auto":
+            steps_per_epoch = -(-X.shape[0] // schedule.batch_size)
+            epochs = max(
+                min(schedule.max_iter, PARTITION_EPOCHS), -(-PARTITION_STEPS // steps_per_epoch)
+            )
+            schedule = replace(schedule, max_iter=epochs)
         warn_small_batch(schedule.batch_size, self.n_clusters)
         device, seed, seeded_block = self._fit_setup()
         # Neighbours are mined in the space the user gives, as KMeans measures distances
@@ -428,13 +385,17 @@ class SCANClusterer(TorchClustererBase):
                 batch_size=schedule.batch_size,
             )
 
-            stop = self._warm_start(network, X, data, schedule, generator, seed, labels)
-            history = []
-            if stop != "interrupted":
-                history, stop = self._train_scan(
-                    network, data, neighbors, schedule, generator, add_labels
-                )
-            self.history_ = self._keep_best_head(network, data, history)
+            partition = self._partition(X, generator, seed, device)
+            if labels is not None:
+                partition = align_to_labels(partition, labels, self.n_clusters)
+            self.history_, stop = self._fit_partition(
+                network,
+                data,
+                torch.as_tensor(partition, dtype=torch.long, device=device),
+                schedule,
+                generator,
+                add_labels,
+            )
             if self.self_labeling and stop != "interrupted":
                 self.history_ += self._self_label(
                     network, data, neighbors, schedule, generator, add_labels
@@ -445,52 +406,38 @@ class SCANClusterer(TorchClustererBase):
         self._warn_collapse()
         return self
 
-    def _warm_start(self, network, X, data, schedule, generator, seed, labels):
-        """Fit the first ``n_heads // 2`` heads (and the encoder) to spectral partitions.
-
-        With ``labels`` (-1 = unlabelled), each partition is first renumbered to match
-        the labelled classes. Returns why training stopped, or ``"skipped"``.
-        """
-        n_warm = self.n_heads // 2
-        if n_warm == 0 or self.n_clusters < 2 or X.shape[0] <= self.n_clusters + 2:
-            return "skipped"
-        rows, targets = spectral_start(
-            X, self.neighbors_, self.n_clusters, n_warm, metric=self.metric_, random_state=seed
+    def _partition(self, X, generator, seed, device):
+        """The density partition of the neighbour graph's layout (see ``_density``)."""
+        distances = neighbor_distances(X, self.neighbors_, self.metric_)
+        graph = fuzzy_neighbor_graph(distances, self.neighbors_)
+        layout = node_embedding(
+            graph,
+            layout_start(self.neighbors_, LAYOUT_COMPONENTS, seed),
+            LAYOUT_EPOCHS,
+            generator,
+            device=device,
         )
-        if labels is not None:
-            targets = np.stack([align_to_labels(t, labels[rows], self.n_clusters) for t in targets])
-        targets = torch.as_tensor(targets, dtype=torch.long, device=data.device)
-        rows = torch.as_tensor(rows, device=data.device)
+        partition, self.noise_fraction_, self.min_cluster_size_ = density_partition(
+            layout,
+            self.n_clusters,
+            self.neighbors_,
+            min_samples=self.min_samples,
+            random_state=seed,
+        )
+        return partition
+
+    def _fit_partition(self, network, data, partition, schedule, generator, add_labels):
+        """Train the network to give the partition. Returns its history and why it stopped.
+
+        SCAN's neighbour consistency beside the cross-entropy changed nothing here (digits
+        0.927 against 0.930, USPS 0.956 against 0.956; 3 seeds) and cost 60% more time.
+        """
 
         def batch_loss(index, log):
-            logits = network.heads(network.embed(data[rows[index]]))[:n_warm]
-            return F.cross_entropy(logits.flatten(0, 1), targets[:, index].flatten())
+            logits = network.heads(network.embed(data[index]))[0]
+            log.add(cluster_counts=torch.bincount(logits.argmax(dim=1), minlength=logits.shape[1]))
+            return F.cross_entropy(logits, partition[index])
 
-        warm_schedule = replace(schedule, max_iter=WARM_START_EPOCHS, tol=None)
-        _, stop = train_module(
-            network,
-            batch_loss,
-            rows.shape[0],
-            warm_schedule,
-            generator,
-            verbose=self.verbose,
-            description="warm start",
-        )
-        return stop
-
-    def _train_scan(self, network, data, neighbors, schedule, generator, add_labels):
-        """SCAN stage, every head at once. Returns its history and why training stopped.
-
-        ``add_labels`` adds the labels' terms to the batch loss (supervised fits).
-        """
-        batch_loss = scan_objective(
-            network,
-            data,
-            neighbors,
-            generator,
-            entropy_weight=self.entropy_weight,
-            threshold=self.confidence_threshold,
-        )
         return train_module(
             network,
             add_labels(batch_loss),
@@ -498,24 +445,8 @@ class SCANClusterer(TorchClustererBase):
             schedule,
             generator,
             verbose=self.verbose,
-            description="scan",
+            description="partition",
         )
-
-    def _keep_best_head(self, network, data, history):
-        """Keep the head with the lowest normalised cut; returns its history."""
-        network.eval()
-        assignments = (
-            forward_in_chunks(lambda x: network.heads(network.embed(x)).argmax(dim=2).T, data)
-            .T.cpu()
-            .numpy()
-        )
-        network.train()
-        self.head_cuts_ = np.array(
-            [normalized_cut(labels, self.neighbors_, self.n_clusters) for labels in assignments]
-        )
-        self.best_head_ = int(np.argmin(self.head_cuts_))
-        network.keep_head(self.best_head_, np.arange(self.n_clusters))
-        return keep_head_history(history, self.best_head_)
 
     def _self_label(self, network, data, neighbors, schedule, generator, add_labels):
         """Self-labelling stage, until the confident set stops growing. Returns its history.
@@ -568,7 +499,7 @@ class SCANClusterer(TorchClustererBase):
             warnings.warn(
                 f"{collapsed} of {self.n_clusters} clusters are empty or nearly empty "
                 f"(sizes {self.cluster_sizes_.tolist()}): n_clusters may exceed the number "
-                "of groups in the data, or entropy_weight is too low.",
+                "of groups in the data.",
                 UserWarning,
                 stacklevel=4,
             )

@@ -20,7 +20,7 @@ CLUSTERERS = {
         3, **{"n_init": 1, "max_iter": 30, "hidden_layer_sizes": (16,), "device": "cpu", **kw}
     ),
     "SCANClusterer": lambda **kw: SCANClusterer(
-        3, **{"max_iter": 20, "n_heads": 2, "device": "cpu", **kw}
+        3, **{"device": "cpu", **kw}
     ),
 }
 

@@ -13,7 +13,7 @@ from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
 SMALL = {"max_iter": 2, "random_state": 0, "device": "cpu"}
 FACTORIES = {
     "SelfSupervisedClassifier": lambda k: SelfSupervisedClassifier(k, n_init=1, **SMALL),
-    "SCANClusterer": lambda k: SCANClusterer(k, n_heads=1, n_neighbors=3, **SMALL),
+    "SCANClusterer": lambda k: SCANClusterer(k, n_neighbors=3, **SMALL),
     "SNNLTransformer": lambda k: SNNLTransformer(n_components=2, n_neighbors=3, **SMALL),
 }
 

@@ -11,7 +11,7 @@ FAST = dict(max_iter=3, n_init=1, random_state=0, device="cpu")
 DEFAULTS = [SelfSupervisedClassifier(), SCANClusterer(), SNNLTransformer()]
 SMALL = [
     *(SelfSupervisedClassifier(objective=objective, **FAST) for objective in OBJECTIVES),
-    SCANClusterer(max_iter=3, n_heads=2, n_neighbors=5, random_state=0, device="cpu"),
+    SCANClusterer(max_iter=3, n_neighbors=5, random_state=0, device="cpu"),
     SNNLTransformer(max_iter=3, random_state=0, device="cpu"),
 ]
 

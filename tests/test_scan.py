@@ -6,19 +6,18 @@ import numpy as np
 import pytest
 import torch
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_digits, make_blobs
+from sklearn.datasets import load_breast_cancer, load_digits, make_blobs
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skssl._scan
 from skssl import SCANClusterer
 from skssl._graph import normalized_cut
 from skssl._losses import scan_loss
 from skssl._neighbors import mine_neighbors
 from skssl.metrics import hungarian_accuracy_score
 
-FAST = dict(max_iter=20, n_heads=2, n_neighbors=10, device="cpu", random_state=0)
+FAST = dict(max_iter=20, n_neighbors=10, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -32,24 +31,46 @@ def fitted(blobs):
     return SCANClusterer(n_clusters=3, self_labeling=True, **FAST).fit(X)
 
 
-def test_digits_beats_kmeans():
-    """With default parameters SCAN beats the better KMeans(n_init=10) on digits by 6 points.
-
-    The better of the raw (0.792) and standardised (0.589) inputs counts. Over seeds
-    0-2 SCAN scored 0.861, 0.957 and 0.869: a mean of 0.896, 0.104 above.
-    """
-    X, y = load_digits(return_X_y=True)
-    kmeans = max(
-        hungarian_accuracy_score(y, KMeans(10, n_init=10, random_state=0).fit_predict(Z))
-        for Z in (X, StandardScaler().fit_transform(X))
-    )
-    scan = []
-    for seed in range(3):
+def _mean_accuracy(X, y, n_clusters, seeds=(0, 1, 2)):
+    scores = []
+    for seed in seeds:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = SCANClusterer(n_clusters=10, random_state=seed, device="cpu").fit(X)
-        scan.append(hungarian_accuracy_score(y, model.labels_))
-    assert np.mean(scan) > kmeans + 0.06, (scan, kmeans)
+            model = SCANClusterer(n_clusters=n_clusters, random_state=seed, device="cpu").fit(X)
+        scores.append(hungarian_accuracy_score(y, model.labels_))
+    return np.mean(scores), scores
+
+
+def _best_kmeans(X, y, n_clusters):
+    return max(
+        hungarian_accuracy_score(y, KMeans(n_clusters, n_init=10, random_state=0).fit_predict(Z))
+        for Z in (X, StandardScaler().fit_transform(X))
+    )
+
+
+def test_digits_beats_kmeans():
+    """With default parameters SCAN reaches 0.92 on digits, 12 points above KMeans.
+
+    The better of KMeans' raw (0.792) and standardised (0.589) inputs counts. Over
+    seeds 0-2 the density partition scored 0.933, 0.927 and 0.929 (the one-hop SCAN
+    stage before it: 0.896, and UMAP's clustering settings + KMeans 0.899).
+    """
+    X, y = load_digits(return_X_y=True)
+    kmeans = _best_kmeans(X, y, 10)
+    scan, scores = _mean_accuracy(X, y, 10)
+    assert scan > 0.92 and scan > kmeans + 0.12, (scores, kmeans)
+
+
+def test_breast_cancer_beats_kmeans():
+    """On standardised breast cancer, SCAN's mean over seeds 0-2 beats KMeans by 2.5 points.
+
+    Measured: 0.950 against KMeans' 0.91 (the one-hop SCAN stage before: 0.878).
+    """
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    kmeans = _best_kmeans(X, y, 2)
+    scan, scores = _mean_accuracy(X, y, 2)
+    assert scan > 0.94 and scan > kmeans + 0.025, (scores, kmeans)
 
 
 def test_blobs_are_found(fitted, blobs):
@@ -71,25 +92,14 @@ def test_labels_sizes_and_probabilities(fitted, blobs):
 
 def test_history_records_every_stage_and_epoch(fitted):
     stages = [record["stage"] for record in fitted.history_]
-    assert stages[:20] == ["scan"] * 20
+    assert stages[:20] == ["partition"] * 20
     assert set(stages[20:]) <= {"self-label"} and len(stages) > 20
     assert fitted.n_iter_ == len(fitted.history_)
     for record in fitted.history_:
-        assert {"epoch", "loss", "confident_fraction", "cluster_size_entropy"} <= set(record)
-    scan = fitted.history_[19]
-    assert scan["loss"] == pytest.approx(scan["consistency"] - 2.0 * scan["entropy"], rel=1e-5)
-    assert 0 < scan["cluster_size_entropy"] <= np.log(3) + 1e-9
-
-
-def test_head_with_lowest_normalized_cut_is_kept(blobs):
-    """The kept head cuts the fewest neighbour links, normalised per cluster."""
-    X, _ = blobs
-    model = SCANClusterer(n_clusters=3, self_labeling=False, **{**FAST, "n_heads": 3}).fit(X)
-    assert model.head_cuts_.shape == (3,)
-    assert model.best_head_ == np.argmin(model.head_cuts_)
-    assert model.head_cuts_[model.best_head_] == pytest.approx(
-        normalized_cut(model.labels_, model.neighbors_, 3)
-    )
+        assert {"epoch", "loss", "cluster_size_entropy"} <= set(record)
+        assert record["stage"] == "partition" or "confident_fraction" in record
+    last = fitted.history_[19]
+    assert 0 < last["cluster_size_entropy"] <= np.log(3) + 1e-9
 
 
 def test_normalized_cut_of_simple_partitions():
@@ -97,39 +107,6 @@ def test_normalized_cut_of_simple_partitions():
     assert normalized_cut(np.array([0, 0, 1, 1]), neighbors, 2) == 0.0
     assert normalized_cut(np.array([0, 1, 0, 1]), neighbors, 2) == 2.0
     assert normalized_cut(np.array([0, 0, 0, 0]), neighbors, 2) == 1.0, "an empty cluster counts 1"
-
-
-def test_half_the_heads_start_from_spectral_partitions(blobs, monkeypatch):
-    X, _ = blobs
-    warm = []
-    real = skssl._scan.spectral_partitions
-
-    def spy(neighbors, n_clusters, n_partitions, random_state=None):
-        warm.append(n_partitions)
-        return real(neighbors, n_clusters, n_partitions, random_state)
-
-    monkeypatch.setattr(skssl._scan, "spectral_partitions", spy)
-    model = SCANClusterer(n_clusters=3, **{**FAST, "n_heads": 4}).fit(X)
-    assert warm == [2]
-    assert [record["stage"] for record in model.history_] == ["scan"] * 20
-
-
-def test_spectral_start_above_its_cap_uses_a_seeded_draw(blobs, monkeypatch):
-    X, y = blobs
-    monkeypatch.setattr(skssl._scan, "SPECTRAL_START_MAX_SAMPLES", 60)
-    neighbors = mine_neighbors(X, 5)
-    rows, partitions = skssl._scan.spectral_start(
-        X, neighbors, 3, 2, metric="euclidean", random_state=0
-    )
-    assert rows.shape == (60,) and np.unique(rows).shape == (60,)
-    # The draw's neighbours are mined among the drawn rows themselves.
-    expected = skssl._scan.spectral_partitions(mine_neighbors(X[rows], 5), 3, 2, 0)
-    np.testing.assert_array_equal(partitions, expected)
-    again = skssl._scan.spectral_start(X, neighbors, 3, 2, metric="euclidean", random_state=0)
-    np.testing.assert_array_equal(rows, again[0])
-    np.testing.assert_array_equal(partitions, again[1])
-    model = SCANClusterer(n_clusters=3, **FAST).fit(X)
-    assert hungarian_accuracy_score(y, model.labels_) > 0.95
 
 
 def test_metric_auto_follows_the_number_of_features(blobs):
@@ -196,9 +173,10 @@ def test_over_clustering_is_scored(blobs):
 
 
 def test_collapse_warns(blobs):
+    """A network that cannot learn the partition (no step size) leaves clusters empty."""
     X, _ = blobs
     with pytest.warns(UserWarning, match="empty or nearly empty"):
-        SCANClusterer(n_clusters=8, entropy_weight=0.0, **FAST).fit(X)
+        SCANClusterer(n_clusters=8, learning_rate_init=1e-12, **FAST).fit(X)
 
 
 def test_small_batch_warns(blobs):
@@ -219,10 +197,10 @@ def test_no_confident_sample_warns(blobs):
     assert all("loss" not in r for r in model.history_ if r["stage"] == "self-label")
 
 
-def test_self_labeling_off_by_default_has_scan_stage_only(blobs):
+def test_self_labeling_off_by_default_has_partition_stage_only(blobs):
     X, _ = blobs
     model = SCANClusterer(n_clusters=3, **FAST).fit(X)
-    assert {record["stage"] for record in model.history_} == {"scan"}
+    assert {record["stage"] for record in model.history_} == {"partition"}
 
 
 @pytest.mark.parametrize(
@@ -233,7 +211,7 @@ def test_self_labeling_off_by_default_has_scan_stage_only(blobs):
         (dict(confidence_threshold=1.0), "confidence_threshold"),
         (dict(confidence_threshold=1.5), "confidence_threshold"),
         (dict(metric="manhattan"), "metric"),
-        (dict(n_heads=0), "n_heads"),
+        (dict(min_samples=0), "min_samples"),
         (dict(n_neighbors=0), "n_neighbors"),
     ],
 )

@@ -1,0 +1,143 @@
+"""The partition stage's parts: fuzzy graph, node embedding, density hierarchy, noise."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from skssl._density import (
+    LeafHierarchy,
+    assign_noise,
+    density_partition,
+    exactly,
+    mutual_reachability_tree,
+    single_linkage,
+)
+from skssl._embedding import (
+    fuzzy_neighbor_graph,
+    layout_start,
+    neighbor_distances,
+    node_embedding,
+)
+from skssl._neighbors import mine_neighbors
+from skssl.metrics import hungarian_accuracy_score
+
+
+def test_neighbor_distances_match_a_loop():
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    neighbors = mine_neighbors(X, 4)
+    euclidean = neighbor_distances(X, neighbors, "euclidean")
+    cosine = neighbor_distances(X, neighbors, "cosine")
+    for i in range(40):
+        for k, j in enumerate(neighbors[i]):
+            assert euclidean[i, k] == pytest.approx(np.linalg.norm(X[i] - X[j]))
+            expected = 1 - X[i] @ X[j] / np.linalg.norm(X[i]) / np.linalg.norm(X[j])
+            assert cosine[i, k] == pytest.approx(expected)
+
+
+def test_fuzzy_graph_against_a_root_finder():
+    """UMAP's memberships: each row's sum to log2(k), then the fuzzy union a + b - ab."""
+    from scipy.optimize import brentq
+
+    X = np.random.default_rng(1).normal(size=(60, 3))
+    neighbors = mine_neighbors(X, 8)
+    distances = neighbor_distances(X, neighbors, "euclidean")
+    graph = fuzzy_neighbor_graph(distances, neighbors).toarray()
+    directed = np.zeros((60, 60))
+    for i in range(60):
+        gap = distances[i] - distances[i, 0]
+        sigma = brentq(lambda s, gap=gap: np.exp(-gap / s).sum() - np.log2(8), 1e-6, 1e3)
+        directed[i, neighbors[i]] = np.exp(-gap / sigma)
+    expected = directed + directed.T - directed * directed.T
+    np.testing.assert_allclose(graph, expected, atol=1e-6)
+
+
+def test_node_embedding_is_seeded_and_separates_blobs():
+    X, y = make_blobs(300, centers=3, cluster_std=0.5, random_state=0)
+    neighbors = mine_neighbors(X, 10)
+    graph = fuzzy_neighbor_graph(neighbor_distances(X, neighbors, "euclidean"), neighbors)
+    start = layout_start(neighbors, 4, 0)
+    first = node_embedding(graph, start, 30, torch.Generator().manual_seed(0))
+    again = node_embedding(graph, start, 30, torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (300, 4) and np.isfinite(first).all()
+    labels, noise, _ = density_partition(first, 3, neighbors, random_state=0)
+    assert hungarian_accuracy_score(y, labels) == 1.0
+
+
+def test_layout_starts_at_random_where_no_spectral_embedding_fits():
+    neighbors = np.array([[1], [0], [0]])
+    start = layout_start(neighbors, 4, 0)
+    assert start.shape == (3, 4) and np.abs(start).max() <= 10
+
+
+def _hierarchy(X, min_samples=3):
+    edges = mutual_reachability_tree(X, min_samples)
+    assert edges.shape == (X.shape[0] - 1, 3), "a spanning tree"
+    assert np.all(np.diff(edges[:, 2]) >= 0), "sorted by distance"
+    return LeafHierarchy(*single_linkage(edges, X.shape[0]))
+
+
+def test_leaves_follow_the_minimum_cluster_size():
+    """Three groups of 50, 30 and 10 points: leaves appear only above the size bar."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate(
+        [rng.normal(c, 0.1, (n, 2)) for c, n in (((0, 0), 50), ((5, 0), 30), ((0, 5), 10))]
+    )
+    hierarchy = _hierarchy(X)
+    labels = hierarchy.labels(hierarchy.leaves(8))
+    truth = np.repeat([0, 1, 2], [50, 30, 10])
+    clustered = labels >= 0
+    assert len(np.unique(labels[clustered])) == 3
+    assert hungarian_accuracy_score(truth[clustered], labels[clustered]) == 1.0
+    assert clustered.mean() > 0.8
+    # With a bar above 10, the smallest group is no longer a cluster of its own.
+    assert len(hierarchy.leaves(20)) == 2
+    leaves, size = hierarchy.closest_count(3)
+    assert len(leaves) == 3 and 2 <= size <= 10
+
+
+def test_leaves_match_a_brute_force_condensed_tree():
+    """The vectorised leaf rule agrees with walking the tree node by node."""
+    X, _ = make_blobs(120, centers=4, cluster_std=1.5, random_state=3)
+    hierarchy = _hierarchy(X)
+    n = X.shape[0]
+
+    def subtree_has_split(node, m):
+        if node < n:
+            return False
+        left, right = hierarchy.left[node - n], hierarchy.right[node - n]
+        split = hierarchy.size[left] >= m and hierarchy.size[right] >= m
+        return split or subtree_has_split(left, m) or subtree_has_split(right, m)
+
+    for m in (3, 5, 10, 20):
+        starts = []
+        for k in range(n - 1):
+            left, right = hierarchy.left[k], hierarchy.right[k]
+            if hierarchy.size[left] >= m and hierarchy.size[right] >= m:
+                starts += [left, right]
+        expected = sorted(s for s in starts if not subtree_has_split(s, m)) or [2 * n - 2]
+        assert sorted(hierarchy.leaves(m)) == expected
+
+
+def test_noise_takes_its_nearest_clustered_neighbour():
+    labels = np.array([0, -1, -1, 1, -1])
+    neighbors = np.array([[1, 2], [2, 0], [4, 1], [4, 2], [2, 3]])
+    layout = np.arange(5.0)[:, None]
+    # Pass 1: 1 -> 0 (its first clustered neighbour), 4 -> 1 (via 3); 2 sees only noise.
+    # Pass 2: 2's nearest neighbour 4 is now clustered -> 1.
+    np.testing.assert_array_equal(assign_noise(labels, neighbors, layout), [0, 0, 1, 1, 1])
+
+
+def test_exactly_keeps_the_largest_and_splits_when_short():
+    layout = np.array([[0.0], [0.1], [5.0], [5.1], [9.0]])
+    np.testing.assert_array_equal(exactly(np.array([0, 0, 1, 1, 2]), 2, layout, 0)[4], -1)
+    split = exactly(np.array([0, 0, 0, 0, -1]), 2, layout, 0)
+    assert set(split[:4]) == {0, 1} and split[4] == -1
+
+
+def test_density_partition_on_tiny_data_gives_every_cluster():
+    layout = np.random.default_rng(0).normal(size=(5, 2))
+    neighbors = mine_neighbors(layout, 2)
+    labels, noise, size = density_partition(layout, 3, neighbors, random_state=0)
+    assert labels.min() >= 0 and len(np.unique(labels)) == 3 and size == 0
