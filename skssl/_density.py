@@ -37,8 +37,8 @@ def mutual_reachability_tree(layout, min_samples):
     """
     n_samples = layout.shape[0]
     n_neighbors = min(max(min_samples, TREE_NEIGHBORS), n_samples - 1)
-    distances, indices = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(layout).kneighbors()
-    distances, indices = distances[:, :n_neighbors], indices[:, :n_neighbors]
+    # kneighbors() without X leaves each point out of its own list.
+    distances, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(layout).kneighbors()
     core = distances[:, min(min_samples, n_neighbors) - 1]
     rows = np.repeat(np.arange(n_samples), n_neighbors)
     cols = indices.ravel()
