@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _local import sibling
 
 RESULTS = Path(__file__).parent / "results"
@@ -169,7 +168,8 @@ def main():
     lines = [
         f"Python {platform.python_version()}, Torch {torch.__version__}, "
         f"Torch CPU threads: {torch.get_num_threads()}; device: {device_name}. "
-        f"Seeds {args.seeds} (means); {'tiny: ' + str(TINY_ROWS) + ' rows, 2 epochs; ' if args.tiny else ''}"
+        f"Seeds {args.seeds} (means); "
+        f"{'tiny: ' + str(TINY_ROWS) + ' rows, 2 epochs; ' if args.tiny else ''}"
         "defaults otherwise; ACC is the Hungarian accuracy of the training labels "
         "(SNNLTransformer: of KMeans on its codes, untimed); fit times in seconds.",
         "",

@@ -26,7 +26,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
 from _local import sibling  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

@@ -31,7 +31,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
 from _local import sibling  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -72,7 +71,8 @@ def _import_skssl():
 
 
 def block_sizes(rows, block_rows):
-    return (block_rows,) * (rows // block_rows) + ((rows % block_rows,) if rows % block_rows else ())
+    tail = (rows % block_rows,) if rows % block_rows else ()
+    return (block_rows,) * (rows // block_rows) + tail
 
 
 def one_process(model, sizes):
@@ -151,7 +151,8 @@ def main():
         f"of the same distribution in {len(sizes)} blocks of {args.block_rows:,} rows, "
         "each drawn where it is predicted (drawing is timed with predicting); warm-ups "
         "untimed. Peak memory is VmHWM of each process, one figure per worker (the "
-        "one process's includes the fit). Labels of the two runs equal: {'yes' if equal else 'NO'}.",
+        "one process's includes the fit). "
+        f"Labels of the two runs equal: {'yes' if equal else 'NO'}.",
         "",
         "| run | seconds | rows / s | ratio to one process | peak RSS MB |",
         "|---|---|---|---|---|",

@@ -172,7 +172,9 @@ def _map(estimator, X, method):
     else:
         X = da.asarray(X)
         if X.ndim != 2:
-            raise ValueError(f"Expected a 2-d array of shape (n_samples, n_features), got {X.ndim}-d.")
+            raise ValueError(
+                f"Expected a 2-d array of shape (n_samples, n_features), got {X.ndim}-d."
+            )
         probe = np.zeros((1, X.shape[1]), dtype=X.dtype)
     # One row through the estimator on the client: the in-memory checks (fitted,
     # number of columns, feature names) fail here before any block is sent, and the

@@ -25,9 +25,7 @@ def test_gpu_check_runs_on_the_cpu_and_writes_its_table(tmp_path):
     )
     lines = output.read_text().splitlines()
     table = [line for line in lines if line.startswith("| ")]
-    assert table[0] == (
-        "| data | estimator | CPU ACC | cpu ACC | CPU s | cpu s | CPU / cpu time |"
-    )
+    assert table[0] == ("| data | estimator | CPU ACC | cpu ACC | CPU s | cpu s | CPU / cpu time |")
     rows = [line.split(" | ") for line in table[1:]]
     assert [(row[0], row[1]) for row in rows] == [
         (f"| {data}", name)

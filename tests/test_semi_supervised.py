@@ -19,9 +19,7 @@ CLUSTERERS = {
         **{"n_clusters": 3, "n_init": 1, "max_iter": 30, "hidden_layer_sizes": (16,)}
         | {"device": "cpu", **kw}
     ),
-    "SCANClusterer": lambda **kw: SCANClusterer(
-        **{"n_clusters": 3, "device": "cpu", **kw}
-    ),
+    "SCANClusterer": lambda **kw: SCANClusterer(**{"n_clusters": 3, "device": "cpu", **kw}),
 }
 
 
