@@ -38,7 +38,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -46,12 +45,15 @@ import time
 import traceback
 from pathlib import Path
 
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (  # noqa: E402
+    THREAD_VARIABLES,
+    peak_rss_mb,
+    reset_peak_rss,
+    rss_mb,
 )
+from _harness import run_child as run_in_child  # noqa: E402
+
 for _variable in THREAD_VARIABLES:  # before numpy / torch / numba are imported
     os.environ.setdefault(_variable, "1")
 
@@ -98,32 +100,157 @@ DATASETS = {
 #: the data sets of a run without --datasets: Fashion-MNIST only when asked for
 DEFAULT_DATASETS = [name for name in DATASETS if name != "fashion_mnist"]
 
-#: key -> label in the tables; the factories are in make_model.
-METHODS = {
-    "scan": "SCANClusterer()",
-    "ssc-minmax": "SelfSupervisedClassifier() (minmax)",
-    "ssc-self-classifier": "SelfSupervisedClassifier(objective='self_classifier')",
-    "ssc-iic": "SelfSupervisedClassifier(objective='iic')",
-    "snnl-kmeans": "SNNLTransformer() + KMeans(n_init=10)",
-    "kmeans": "KMeans(n_init=10)",
-    "kmeans-std": "StandardScaler() + KMeans(n_init=10)",
-    "gmm": "GaussianMixture (full; diag on > 100 features)",
-    "spectral": "SpectralClustering (nearest_neighbors)",
-    "agglomerative": "AgglomerativeClustering (ward)",
-    "hdbscan": "HDBSCAN(copy=True) (noise = own label)",
-    "umap-kmeans": "UMAP() + KMeans(n_init=10)",
-    "umap-gmm": "UMAP() + GaussianMixture (full)",
-    "umap-clustering-kmeans": "UMAP(n_neighbors=30, min_dist=0) + KMeans(n_init=10)",
-    "evoc": "EVoC(approx_n_clusters=k) (noise = own label)",
-    "evoc-assigned": "EVoC(approx_n_clusters=k), noise to nearest clustered neighbour",
-}
-SKSSL_METHODS = {"scan", "ssc-minmax", "ssc-self-classifier", "ssc-iic", "snnl-kmeans"}
+#: Every method once: key -> (label in the tables, factory, most rows it runs on).
+#: A factory takes ``(n_clusters, seed, n_features)`` and returns an unfitted model;
+#: ``max_rows`` skips data sets above it (spectral takes minutes on 10^4 rows; ward's
+#: distance matrix on Fashion-MNIST's 70000 rows is 20 GB; HDBSCAN takes 25 s on
+#: USPS's 9298 x 256, n^2 d: an hour on 70000 x 784).
+REGISTRY = {}
+
+
+class Method:
+    """One row of the suite: its label, its factory and the most rows it runs on."""
+
+    def __init__(self, label, factory, max_rows=None, skssl=False):
+        self.label, self.factory, self.max_rows, self.skssl = label, factory, max_rows, skssl
+
+
+def method(key, label, max_rows=None, skssl=False):
+    """Register the decorated factory as method ``key``."""
+
+    def register(factory):
+        REGISTRY[key] = Method(label, factory, max_rows, skssl)
+        return factory
+
+    return register
+
+
+@method("scan", "SCANClusterer()", skssl=True)
+def _scan(k, seed, n_features):
+    from skssl import SCANClusterer
+
+    return SCANClusterer(k, random_state=seed)
+
+
+def _classifier(objective):
+    def factory(k, seed, n_features):
+        from skssl import SelfSupervisedClassifier
+
+        if objective == "minmax":  # the default objective: pass nothing
+            return SelfSupervisedClassifier(k, random_state=seed)
+        return SelfSupervisedClassifier(k, objective=objective, random_state=seed)
+
+    return factory
+
+
+for _objective, _label in (
+    ("minmax", "SelfSupervisedClassifier() (minmax)"),
+    ("self_classifier", "SelfSupervisedClassifier(objective='self_classifier')"),
+    ("iic", "SelfSupervisedClassifier(objective='iic')"),
+):
+    method(f"ssc-{_objective.replace('_', '-')}", _label, skssl=True)(_classifier(_objective))
+
+
+@method("snnl-kmeans", "SNNLTransformer() + KMeans(n_init=10)", skssl=True)
+def _snnl_kmeans(k, seed, n_features):
+    from sklearn.pipeline import make_pipeline
+
+    from skssl import SNNLTransformer
+
+    return make_pipeline(SNNLTransformer(random_state=seed), _kmeans(k, seed, n_features))
+
+
+@method("kmeans", "KMeans(n_init=10)")
+def _kmeans(k, seed, n_features):
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=10, random_state=seed)
+
+
+@method("kmeans-std", "StandardScaler() + KMeans(n_init=10)")
+def _kmeans_std(k, seed, n_features):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), _kmeans(k, seed, n_features))
+
+
+@method("gmm", "GaussianMixture (full; diag on > 100 features)")
+def _gmm(k, seed, n_features):
+    from sklearn.mixture import GaussianMixture
+
+    # Full covariance on 784 features is infeasible (and singular on constant pixels).
+    full = n_features is None or n_features <= GMM_FULL_MAX_FEATURES
+    return GaussianMixture(k, covariance_type="full" if full else "diag", random_state=seed)
+
+
+@method("spectral", "SpectralClustering (nearest_neighbors)", max_rows=2999)
+def _spectral(k, seed, n_features):
+    from sklearn.cluster import SpectralClustering
+
+    return SpectralClustering(k, affinity="nearest_neighbors", random_state=seed)
+
+
+@method("agglomerative", "AgglomerativeClustering (ward)", max_rows=20000)
+def _agglomerative(k, seed, n_features):
+    from sklearn.cluster import AgglomerativeClustering
+
+    return AgglomerativeClustering(k, linkage="ward")
+
+
+@method("hdbscan", "HDBSCAN(copy=True) (noise = own label)", max_rows=20000)
+def _hdbscan(k, seed, n_features):
+    from sklearn.cluster import HDBSCAN
+
+    return HDBSCAN(copy=True)  # never writes into X (the default changes in 1.10)
+
+
+def _umap_then(last, **umap_options):
+    def factory(k, seed, n_features):
+        from sklearn.cluster import KMeans
+        from sklearn.mixture import GaussianMixture
+        from sklearn.pipeline import make_pipeline
+        from umap import UMAP  # its defaults: 2 components, 15 neighbours, min_dist 0.1
+
+        if last == "gmm":
+            clusterer = GaussianMixture(k, random_state=seed)
+        else:
+            clusterer = KMeans(k, n_init=10, random_state=seed)
+        return make_pipeline(UMAP(random_state=seed, **umap_options), clusterer)
+
+    return factory
+
+
+method("umap-kmeans", "UMAP() + KMeans(n_init=10)")(_umap_then("kmeans"))
+method("umap-gmm", "UMAP() + GaussianMixture (full)")(_umap_then("gmm"))
+# umap-learn's guide "Using UMAP for Clustering": more neighbours, points packed densely.
+method("umap-clustering-kmeans", "UMAP(n_neighbors=30, min_dist=0) + KMeans(n_init=10)")(
+    _umap_then("kmeans", n_neighbors=30, min_dist=0.0)
+)
+
+
+def _evoc(assign):
+    def factory(k, seed, n_features):
+        from evoc import EVoC
+
+        model = EVoC(approx_n_clusters=k, random_state=seed)
+        return NoiseAssigned(model) if assign else model
+
+    return factory
+
+
+method("evoc", "EVoC(approx_n_clusters=k) (noise = own label)")(_evoc(False))
+method("evoc-assigned", "EVoC(approx_n_clusters=k), noise to nearest clustered neighbour")(
+    _evoc(True)
+)
+
+#: key -> label in the tables
+METHODS = {key: entry.label for key, entry in REGISTRY.items()}
+SKSSL_METHODS = {key for key, entry in REGISTRY.items() if entry.skssl}
+#: method -> the most rows it runs on
+MAX_ROWS = {key: entry.max_rows for key, entry in REGISTRY.items() if entry.max_rows}
 #: the fit-time column divides by this method's median fit time on the same data set
 REFERENCE_METHOD = "umap-kmeans"
-#: method -> the most rows it runs on; larger data sets skip it (too slow or too big:
-#: spectral takes minutes on 10^4 rows; ward's distance matrix on Fashion-MNIST's 70000
-#: rows is 20 GB; HDBSCAN takes 25 s on USPS's 9298 x 256, n^2 d: an hour on 70000 x 784)
-MAX_ROWS = {"spectral": 2999, "agglomerative": 20000, "hdbscan": 20000}
 #: GaussianMixture uses covariance_type="diag" above this many features
 GMM_FULL_MAX_FEATURES = 100
 QUICK_ROWS = 300
@@ -185,66 +312,15 @@ def load(dataset, seed, max_rows=None):
 
 
 def make_model(method, n_clusters, seed, n_features=None):
-    if method in SKSSL_METHODS:
+    """An unfitted model of registered ``method``."""
+    entry = REGISTRY.get(method)
+    if entry is None:
+        raise ValueError(f"unknown method {method!r}")
+    if entry.skssl:
         import torch
 
         torch.set_num_threads(1)
-        from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
-    from sklearn.cluster import (
-        HDBSCAN,
-        AgglomerativeClustering,
-        KMeans,
-        SpectralClustering,
-    )
-    from sklearn.mixture import GaussianMixture
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if method == "scan":
-        return SCANClusterer(n_clusters, random_state=seed)
-    if method.startswith("ssc-"):
-        objective = method[4:].replace("-", "_")
-        if objective == "minmax":  # the default objective: pass nothing
-            return SelfSupervisedClassifier(n_clusters, random_state=seed)
-        return SelfSupervisedClassifier(n_clusters, objective=objective, random_state=seed)
-    if method == "snnl-kmeans":
-        return make_pipeline(
-            SNNLTransformer(random_state=seed),
-            KMeans(n_clusters, n_init=10, random_state=seed),
-        )
-    if method == "kmeans":
-        return KMeans(n_clusters, n_init=10, random_state=seed)
-    if method == "kmeans-std":
-        return make_pipeline(StandardScaler(), KMeans(n_clusters, n_init=10, random_state=seed))
-    if method == "gmm":
-        # Full covariance on 784 features is infeasible (and singular on constant pixels).
-        full = n_features is None or n_features <= GMM_FULL_MAX_FEATURES
-        covariance = "full" if full else "diag"
-        return GaussianMixture(n_clusters, covariance_type=covariance, random_state=seed)
-    if method == "spectral":
-        return SpectralClustering(n_clusters, affinity="nearest_neighbors", random_state=seed)
-    if method == "agglomerative":
-        return AgglomerativeClustering(n_clusters, linkage="ward")
-    if method == "hdbscan":
-        return HDBSCAN(copy=True)  # never writes into X (the default changes in 1.10)
-    if method in ("umap-kmeans", "umap-gmm", "umap-clustering-kmeans"):
-        from umap import UMAP  # its defaults: 2 components, 15 neighbours, min_dist 0.1
-
-        if method == "umap-clustering-kmeans":  # umap-learn's "Using UMAP for Clustering"
-            embedding = UMAP(n_neighbors=30, min_dist=0.0, random_state=seed)
-        else:
-            embedding = UMAP(random_state=seed)
-        if method == "umap-gmm":
-            last = GaussianMixture(n_clusters, random_state=seed)
-        else:
-            last = KMeans(n_clusters, n_init=10, random_state=seed)
-        return make_pipeline(embedding, last)
-    if method in ("evoc", "evoc-assigned"):
-        from evoc import EVoC
-
-        model = EVoC(approx_n_clusters=n_clusters, random_state=seed)
-        return model if method == "evoc" else NoiseAssigned(model)
-    raise ValueError(f"unknown method {method!r}")
+    return entry.factory(n_clusters, seed, n_features)
 
 
 class NoiseAssigned:
@@ -266,46 +342,6 @@ class NoiseAssigned:
 
     def fit_predict(self, X):
         return self.fit(X).labels_
-
-
-def _proc_status_mb(field):
-    """A memory field of /proc/self/status in MB (Linux); None where unavailable."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return None
-
-
-def rss_mb():
-    """Current resident memory in MB."""
-    return _proc_status_mb("VmRSS")
-
-
-def reset_peak_rss():
-    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False if not possible.
-
-    ``ru_maxrss`` alone would not do: after fork + exec it starts at the parent's peak,
-    and it cannot be reset between seeds.
-    """
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mb():
-    """Peak resident memory since the last reset (VmHWM), else ru_maxrss."""
-    peak = _proc_status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB else
 
 
 def score(y, labels):
@@ -451,18 +487,8 @@ def machine_info():
 
 
 def run_job(job, timeout):
-    env = dict(os.environ, **{name: "1" for name in THREAD_VARIABLES})
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job)]
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}, time.perf_counter() - start
-    wall = time.perf_counter() - start
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(CHILD_MARK):
-            return json.loads(line[len(CHILD_MARK) :]), wall
-    return {"error": f"child exited {done.returncode}: {done.stderr[-2000:]}"}, wall
+    return run_in_child(command, CHILD_MARK, timeout)
 
 
 def mean_std(values, digits=3):

@@ -15,7 +15,7 @@ mines approximately pays too) and to UMAP + KMeans (its compilation left out)::
 
 Stages are timed by wrapping the functions ``fit`` calls (nothing in skssl changes):
 neighbour mining (``mine_neighbors``, PyNNDescent's numba compilation included above
-50,000 rows), SCAN's spectral start (its own mining included), training (``train_module``, SCAN's
+50,000 rows), SCAN's layout and partition, training (``train_module``, SCAN's
 warm start included), self-labelling (its own ``train_module`` call, when on), model
 choice (SCAN's normalised cut per head, the classifier's evaluation pass of its
 heads), labelling (predicting the training rows at the end of ``fit``),
@@ -27,15 +27,17 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import peak_rss_mb, rss_mb, run_child  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
+RESULT_MARK = "SCALE-RESULT "
 SIZES = (10_000, 100_000, 1_000_000)
 ESTIMATORS = (
     "SCANClusterer",
@@ -64,14 +66,6 @@ def clustered_data(n):
     X = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
     X += centers[y]
     return X, y
-
-
-def current_rss_mb():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class StageTimer:
@@ -122,7 +116,7 @@ def measure(n, what):
 
     torch.set_num_threads(1)
     X, y = clustered_data(n)
-    rss_data = current_rss_mb()
+    rss_data = rss_mb()
     timer = StageTimer()
     details = {}
     labels = None
@@ -181,8 +175,8 @@ def measure(n, what):
         for module in (skssl._scan, skssl._classifier):
             timer.wrap(module, "mine_neighbors", "neighbours")
             timer.wrap(module, "train_module", training_stage)
-        timer.wrap(skssl._scan, "spectral_start", "spectral start")
-        timer.wrap(skssl._scan.SCANClusterer, "_keep_best_head", "model choice")
+        timer.wrap(skssl._scan, "node_embedding", "layout")
+        timer.wrap(skssl._scan, "density_partition", "partition")
         timer.wrap(skssl._classifier, "evaluate", "model choice")
         timer.wrap(skssl._base.TorchClustererBase, "_order_clusters", "labelling")
         name, *switches = what.split("+")
@@ -209,7 +203,7 @@ def measure(n, what):
         "stages": timer.seconds,
         "details": details,
         "data_rss_mb": rss_data,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "accuracy": None if labels is None else float(hungarian_accuracy_score(y, labels)),
         "load_average": os.getloadavg(),
     }
@@ -307,20 +301,18 @@ def main():
     parser.add_argument("--one", nargs=2, metavar=("N", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(int(args.one[0]), args.one[1])))
+        print(RESULT_MARK + json.dumps(measure(int(args.one[0]), args.one[1])))
         return
     rows = []
     for n in args.sizes:
         for what in args.what:
             if what == "umap+kmeans" and n > UMAP_MAX_SAMPLES:
                 continue
-            result = subprocess.run(
-                [sys.executable, __file__, "--one", str(n), what], capture_output=True, text=True
-            )
-            if result.returncode != 0:
-                print(f"{what} at n={n} failed:\n{result.stderr[-3000:]}", file=sys.stderr)
+            result, _ = run_child([sys.executable, __file__, "--one", str(n), what], RESULT_MARK)
+            if "error" in result:
+                print(f"{what} at n={n} failed:\n{result['error']}", file=sys.stderr)
                 continue
-            rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+            rows.append(result)
             print(json.dumps(rows[-1]), flush=True)
     header = [
         f"Machine: {machine()}.",
@@ -338,7 +330,7 @@ def main():
         "compilation, PyNNDescent's included (left out of its time). 'fit s' is the wall "
         "time of "
         "fit alone; its stages are neighbours (PyNNDescent's compilation included above "
-        "50,000 rows), spectral start (its own mining included), training, "
+        "50,000 rows), SCAN's layout of the graph and its partition, training, "
         "self-labelling (off by default), model choice, labelling "
         "of the training rows and 'other' (validation, setup); 'predict after fit' predicts "
         "all rows and is not part of 'fit s'. Per-row growth compares µs per row with the "

@@ -109,14 +109,14 @@ def test_epoch_log_keeps_vectors_and_turns_counts_into_entropy():
 @pytest.mark.parametrize(
     "estimator, interrupt_at, epochs_kept",
     [
-        # 200 rows make one step per epoch: step 10 falls in the tenth epoch, or in
-        # SCAN's fifth after its 5 warm-start epochs; step 3 in the warm start.
+        # 200 rows make one step per epoch: step 10 falls in the tenth epoch; SCAN's
+        # step 23 in the third epoch of self-labelling, after its 20 partition epochs.
         (SelfSupervisedClassifier(n_clusters=3, n_init=3, max_iter=20, random_state=0), 10, 9),
-        (SCANClusterer(n_clusters=3, max_iter=20, self_labeling=True, random_state=0), 10, 4),
-        (SCANClusterer(n_clusters=3, max_iter=20, self_labeling=True, random_state=0), 3, 0),
+        (SCANClusterer(n_clusters=3, max_iter=20, self_labeling=True, random_state=0), 10, 9),
+        (SCANClusterer(n_clusters=3, max_iter=20, self_labeling=True, random_state=0), 23, 22),
         (SNNLTransformer(n_components=2, max_iter=20, random_state=0), 10, 9),
     ],
-    ids=["classifier", "scan", "scan-warm-start", "snnl"],
+    ids=["classifier", "scan", "scan-self-label", "snnl"],
 )
 def test_ctrl_c_during_fit_leaves_a_usable_estimator(
     estimator, interrupt_at, epochs_kept, monkeypatch

@@ -1,0 +1,88 @@
+"""What every benchmark shares about its child processes: one thread, and memory.
+
+Each measurement runs in a fresh child process, so that one-off costs (imports, numba
+compilation, Torch's first call) and peak memory belong to that measurement alone.
+``run_child`` starts it with one thread per numerical library and reads its result
+from the last line that carries ``mark``; the memory readers work inside the child.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+#: Set to 1 in every child (before numpy / torch / numba load), so methods compare on
+#: one core each.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+def one_thread_environment():
+    """``os.environ`` with every variable of ``THREAD_VARIABLES`` set to 1."""
+    return dict(os.environ, **{name: "1" for name in THREAD_VARIABLES})
+
+
+def run_child(command, mark, timeout=None):
+    """Run ``command`` on one thread; return ``(result, wall seconds)``.
+
+    ``result`` is the JSON after ``mark`` on the child's last such line of output, or
+    ``{"error": ...}`` with the child's exit code and the end of its standard error.
+    """
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command, env=one_thread_environment(), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(mark):
+            return json.loads(line[len(mark) :]), wall
+    return {"error": f"child exited {done.returncode}: {done.stderr[-2000:]}"}, wall
+
+
+def _proc_status_mb(field):
+    """A memory field of /proc/self/status in MB (Linux); None where unavailable."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb():
+    """Current resident memory in MB."""
+    return _proc_status_mb("VmRSS")
+
+
+def reset_peak_rss():
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False if not possible.
+
+    ``ru_maxrss`` alone would not do: after fork + exec it starts at the parent's peak,
+    and it cannot be reset between seeds.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb():
+    """Peak resident memory since the last reset (VmHWM), else ru_maxrss."""
+    peak = _proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB else
