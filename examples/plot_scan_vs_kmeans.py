@@ -2,14 +2,12 @@
 SCAN against KMeans on the digits
 =================================
 
-:class:`~skssl.SCANClusterer` mines the nearest neighbours of every sample and
-trains a softmax network so that a sample and its neighbours share a cluster,
-while an entropy term keeps all clusters in use. On scikit-learn's 8x8 digits,
-whose classes are not spherical blobs, this beats centroid clustering: compare
-the two matched confusion matrices below. The accuracies measured over several
-seeds, with more baselines, are on the :doc:`/benchmarks` page (from
-``benchmarks/results/scan_digits.md``, measured before the seeding fix described
-there).
+:class:`~skssl.SCANClusterer` mines the nearest neighbours of every sample, lays
+their graph out in a few dimensions, partitions the layout by density and trains a
+softmax network on that partition. On scikit-learn's 8x8 digits, whose classes are
+not spherical blobs, this beats centroid clustering: compare the two matched
+confusion matrices below. The accuracies measured over several seeds, with more
+baselines, are on the :doc:`/benchmarks` page (``benchmarks/results/suite.md``).
 """
 
 # %%
@@ -37,11 +35,7 @@ print(f"KMeans:        {hungarian_accuracy_score(y, kmeans.labels_):.3f}")
 # --------------------------
 # Columns are the clusters reordered by the Hungarian matching, so a perfect
 # clustering is diagonal. KMeans mixes several pairs of digits (1 and 8, 5 and 9,
-# 8 and 9, ...) that SCAN keeps apart. SCAN's errors gather in one place instead:
-# depending on the seed it lands in one of two partitions of the digits, one that
-# keeps the 1s whole (0.93-0.94 accuracy) and one that splits them and mixes part
-# of them with the 8s (about 0.86-0.87), which is what seed 0 gives here. Over
-# seeds 0-6 the defaults averaged 0.907.
+# 8 and 9, ...) that SCAN keeps apart; SCAN's errors gather in a few rows.
 fig, axes = plt.subplots(1, 2, figsize=(13, 5))
 MatchedConfusionMatrixDisplay.from_predictions(y, scan.labels_, ax=axes[0])
 axes[0].set_title(f"SCANClusterer: {axes[0].get_title()}")
@@ -53,12 +47,13 @@ fig.tight_layout()
 # What SCAN reports about its clusters
 # ------------------------------------
 # Without labels, ``cluster_sizes_`` and the entropy of the cluster sizes tell
-# whether the clusters are balanced or some collapsed; ``head_cuts_`` gives the
-# normalised cut of the neighbour graph under every head trained, and the one with
-# the lowest cut (never chosen by labels) is kept.
+# whether the clusters are balanced or some collapsed; ``noise_fraction_`` is the
+# share of samples that the density hierarchy left out of every cluster (they join
+# their nearest clustered neighbour's cluster), and ``min_cluster_size_`` the size at
+# which the hierarchy had ``n_clusters`` leaves.
 print("cluster sizes:", scan.cluster_sizes_)
 print(f"cluster-size entropy: {scan.history_[-1]['cluster_size_entropy']:.3f}")
-print("head cuts:", scan.head_cuts_.round(3), "kept head:", scan.best_head_)
+print(f"noise fraction: {scan.noise_fraction_:.3f}, min cluster size: {scan.min_cluster_size_}")
 
 # %%
 # A label-free score

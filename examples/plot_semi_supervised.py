@@ -4,9 +4,11 @@ A few labels: accuracy against the fraction of labelled rows
 
 Most users have some labels. scikit-learn marks the unlabelled rows of ``y`` with
 ``-1``, as :class:`~sklearn.semi_supervised.LabelSpreading` reads them. With
-``supervised=True``, :class:`~skssl.SCANClusterer` reads them too: every head also
-learns the labelled rows' classes by cross-entropy, while SCAN's neighbour loss
-carries them through the rest of the data, and ``predict`` returns the class labels.
+``supervised=True``, :class:`~skssl.SCANClusterer` reads them too: its network also
+learns the labelled rows' classes by cross-entropy, the labels spread over the
+neighbour graph override its density partition where they are certain, SCAN's
+neighbour consistency carries them through the rest of the data, and ``predict``
+returns the class labels.
 
 Here a stratified 1% to 10% of the digits keep their label. Each method is scored on
 the rows whose label it did not see. The unsupervised fit (no labels, clusters
