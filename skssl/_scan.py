@@ -52,6 +52,10 @@ NEGATIVE_SAMPLE_RATE = 2
 PARTITION_EPOCHS = 30
 PARTITION_STEPS = 300
 
+#: ...but never more passes than this: on wine's 178 rows (one batch a pass) 100
+#: passes scored as 300 did (0.921) in a third of the time.
+PARTITION_MAX_EPOCHS = 100
+
 
 def self_label_objective(network, data, threshold, strong_view):
     """Batch loss of self-labelling: confident weak-view argmax as target of a strong view.
@@ -171,8 +175,8 @@ class SCANClusterer(TorchClustererBase):
         Most passes over the data (epochs) that fit the network to the partition, as
         in :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most
         as many. ``"auto"`` means ``min(30, max(3, ceil(7 * 10**5 / n_samples)))``, raised
-        to make at least 300 optimiser steps: that gave the partition back (USPS 0.956
-        for a 0.956 partition).
+        to make at least 300 optimiser steps but at most 100 passes: that gave the
+        partition back (USPS 0.956 for a 0.956 partition).
     batch_size : int or "auto", default="auto"
         Samples per step; ``"auto"`` aims at about 1000 steps in all:
         ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096].
@@ -360,6 +364,7 @@ class SCANClusterer(TorchClustererBase):
             epochs = max(
                 min(schedule.max_iter, PARTITION_EPOCHS), -(-PARTITION_STEPS // steps_per_epoch)
             )
+            epochs = min(epochs, PARTITION_MAX_EPOCHS)
             schedule = replace(schedule, max_iter=epochs)
         warn_small_batch(schedule.batch_size, self.n_clusters)
         device, seed, seeded_block = self._fit_setup()
