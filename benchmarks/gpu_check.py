@@ -129,6 +129,7 @@ def main():
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--tiny", action="store_true", help=f"{TINY_ROWS} rows, 2 epochs")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--output", type=Path, default=RESULTS / "gpu_check.md")
     args = parser.parse_args()
@@ -138,7 +139,7 @@ def main():
     datasets = sibling("datasets")
     make("SCANClusterer", args.device, 0, True).fit(np.random.default_rng(0).normal(size=(200, 8)))
     rows, kept = [], None
-    for data in DATASETS:
+    for data in args.datasets:
         X, y = datasets.load(data, data_home=args.data_home)
         if args.tiny:
             X, y = X[:TINY_ROWS], y[:TINY_ROWS]
