@@ -12,7 +12,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skssl import SCANClusterer
-from skssl._graph import normalized_cut
 from skssl._losses import scan_loss
 from skssl._neighbors import mine_neighbors
 from skssl.metrics import hungarian_accuracy_score
@@ -100,13 +99,6 @@ def test_history_records_every_stage_and_epoch(fitted):
         assert record["stage"] == "partition" or "confident_fraction" in record
     last = fitted.history_[19]
     assert 0 < last["cluster_size_entropy"] <= np.log(3) + 1e-9
-
-
-def test_normalized_cut_of_simple_partitions():
-    neighbors = np.array([[1], [0], [3], [2]])
-    assert normalized_cut(np.array([0, 0, 1, 1]), neighbors, 2) == 0.0
-    assert normalized_cut(np.array([0, 1, 0, 1]), neighbors, 2) == 2.0
-    assert normalized_cut(np.array([0, 0, 0, 0]), neighbors, 2) == 1.0, "an empty cluster counts 1"
 
 
 def test_metric_auto_follows_the_number_of_features(blobs):
