@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-NAMES = ("digits", "wine", "breast_cancer", "blobs", "usps", "pendigits", "fashion_mnist")
+NAMES = ("digits", "wine", "breast_cancer", "blobs", "usps", "pendigits", "fashion_mnist", "iris")
 DEFAULT_DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
 FASHION_MNIST_HOME = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = (
@@ -82,7 +82,7 @@ def load(name, seed=0, data_home=None):
 
     if name == "digits":
         X, y = datasets.load_digits(return_X_y=True)
-    elif name in ("wine", "breast_cancer"):
+    elif name in ("wine", "breast_cancer", "iris"):
         X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
         X = StandardScaler().fit_transform(X)
     elif name == "blobs":

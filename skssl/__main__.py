@@ -1,4 +1,4 @@
-"""Command line: ``skssl demo`` and ``skssl cluster data.csv --n-clusters K``.
+"""Command line: ``skssl demo`` and ``skssl cluster data.csv --n-clusters K`` (or ``auto``).
 
 Also runnable as ``python -m skssl``. Errors in the user's data end the program
 with a one-line message and exit status 2, never a traceback.
@@ -98,13 +98,23 @@ def read_numeric_csv(path):
     return values
 
 
+def _n_clusters(text):
+    """``--n-clusters``: an integer or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") from None
+
+
 def _cluster(args):
     import numpy as np
 
     import skssl
 
     X = read_numeric_csv(args.data)
-    if not 1 <= args.n_clusters <= X.shape[0]:
+    if args.n_clusters != "auto" and not 1 <= args.n_clusters <= X.shape[0]:
         raise DataError(f"--n-clusters must be between 1 and the {X.shape[0]} rows of {args.data}.")
     make = {"scan": skssl.SCANClusterer, "ssc": skssl.SelfSupervisedClassifier}[args.estimator]
     estimator = make(n_clusters=args.n_clusters, random_state=args.random_state, verbose=1)
@@ -117,7 +127,9 @@ def _cluster(args):
     if args.plot:
         _save_plot(X, labels, args.plot)
     sizes = ", ".join(map(str, estimator.cluster_sizes_))
-    print(f"{len(labels)} rows in {args.n_clusters} clusters (sizes {sizes})", file=sys.stderr)
+    print(
+        f"{len(labels)} rows in {estimator.n_clusters_} clusters (sizes {sizes})", file=sys.stderr
+    )
     return 0
 
 
@@ -143,7 +155,12 @@ def main(argv=None):
     demo.set_defaults(run=_demo)
     cluster = commands.add_parser("cluster", help="cluster the rows of a numeric CSV file")
     cluster.add_argument("data", help="CSV file with a header row and numeric columns")
-    cluster.add_argument("--n-clusters", type=int, required=True)
+    cluster.add_argument(
+        "--n-clusters",
+        type=_n_clusters,
+        required=True,
+        help='number of clusters, or "auto" to estimate it from the data',
+    )
     cluster.add_argument("--estimator", choices=["scan", "ssc"], default="scan")
     cluster.add_argument("--output", help="write one label per row here (default: stdout)")
     cluster.add_argument("--plot", help="save a 2-D scatter of the clusters (needs matplotlib)")

@@ -1,5 +1,6 @@
 """What every skssl estimator shares: validation, seeding, prediction, scoring and pickling."""
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -24,6 +25,9 @@ from skssl._core import (
     resolve_device,
     seeded,
 )
+from skssl._density import MIN_SAMPLES, estimate_n_clusters
+from skssl._embedding import GRAPH_NEIGHBORS, graph_layout
+from skssl._neighbors import mine_neighbors, resolve_metric
 from skssl._networks import network_from_record, network_record
 from skssl.metrics import neighbor_consistency_score
 
@@ -140,7 +144,7 @@ class TorchEstimatorBase(BaseEstimator):
     def _validate_fit_data(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n_clusters = getattr(self, "n_clusters", None)
-        if n_clusters is not None and n_clusters > X.shape[0]:
+        if n_clusters not in (None, "auto") and n_clusters > X.shape[0]:
             raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={X.shape[0]}.")
         return X
 
@@ -193,6 +197,51 @@ class TorchEstimatorBase(BaseEstimator):
         return tags
 
 
+#: ``n_clusters`` and its bound, as both clusterers take them.
+N_CLUSTERS_CONSTRAINTS = {
+    "n_clusters": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "max_clusters": [Interval(Integral, 2, None, closed="left"), None],
+}
+
+
+#: Docstring text the clusterers share, written once: ``%(n_clusters_auto)s`` becomes
+#: the rest of ``n_clusters``' entry and that of ``max_clusters``, and
+#: ``%(n_clusters_attributes)s`` the entries of the fitted count and its table.
+SHARED_PARAMETER_DOCS = {
+    "n_clusters_attributes": """n_clusters_ : int
+        The number of clusters: ``n_clusters``, or the count ``"auto"`` found.
+    n_clusters_search_ : dict of ndarray
+        Only after ``n_clusters="auto"``: per candidate count (``"n_clusters"``, by
+        increasing count), the ``"silhouette"`` of its partition in the layout, the
+        ``"min_cluster_size"`` of the hierarchy that gave it and its
+        ``"noise_fraction"``; :func:`skssl.plotting.plot_n_clusters_search` draws it.""",
+    "n_clusters_auto": """of the counts between 2 and
+        ``max_clusters`` that the layout's hierarchy holds, the one whose partition has
+        the best silhouette in the layout. The count goes in ``n_clusters_`` and the
+        table in ``n_clusters_search_``. A warning names the runner-up when the estimate
+        is weak: a near tie, the count at the bound, or weak structure (the silhouette,
+        discounted by the mined neighbour pairs the partition separates, below 0.5),
+        where the fewest candidate clusters are kept, as on uniform noise. With
+        ``supervised=True`` the count is at least the number of labelled classes, the
+        rest chosen in the same way. The user guide's *Choosing n_clusters* page
+        compares it with GMM's BIC, KMeans' silhouette, HDBSCAN and EVoC, and says where
+        counts and classes differ.
+    max_clusters : int or None, default=None
+        Largest count ``n_clusters="auto"`` considers; None means
+        ``floor(sqrt(n_samples / 2))``, the rule of thumb for the number of clusters
+        in ``n_samples`` points. At or above ``n_samples`` it is clipped, with a
+        warning. Ignored with an integer ``n_clusters``.""",
+}
+
+
+def with_shared_parameter_docs(cls):
+    """Class decorator: fill the ``%(name)s`` marks of ``SHARED_PARAMETER_DOCS``."""
+    if cls.__doc__:  # None under python -OO
+        for name, text in SHARED_PARAMETER_DOCS.items():
+            cls.__doc__ = cls.__doc__.replace(f"%({name})s", text)
+    return cls
+
+
 class TorchClustererBase(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, TorchEstimatorBase
 ):
@@ -202,12 +251,73 @@ class TorchClustererBase(
         """:func:`read_partial_labels`, with at most ``n_clusters`` labelled classes."""
         self.__dict__.pop("classes_", None)  # left from an earlier supervised fit
         codes, classes = read_partial_labels(self.supervised, y, n_samples)
-        if classes is not None and classes.shape[0] > self.n_clusters:
+        if classes is not None and self.n_clusters != "auto" and classes.shape[0] > self.n_clusters:
             raise ValueError(
                 f"y has {classes.shape[0]} labelled classes, more than "
                 f"n_clusters={self.n_clusters}."
             )
         return codes, classes
+
+    def _resolve_n_clusters(self, layout, neighbors, classes, seed, stacklevel=4):
+        """Set ``n_clusters_``, from the layout of the neighbour graph when ``"auto"``.
+
+        ``"auto"`` takes :func:`~skssl._density.estimate_n_clusters` over the counts
+        from the number of labelled classes (at least 2) to ``max_clusters`` (default
+        ``floor(sqrt(n_samples / 2))``), stores its table in ``n_clusters_search_`` and
+        warns when the estimate is weak.
+        """
+        self.__dict__.pop("n_clusters_search_", None)
+        if self.n_clusters != "auto":
+            self.n_clusters_ = self.n_clusters
+            return
+        n_samples = layout.shape[0]
+        max_clusters = self.max_clusters
+        if max_clusters is None:
+            max_clusters = max(2, math.isqrt(n_samples // 2))
+        elif max_clusters >= n_samples:
+            warnings.warn(
+                f"max_clusters={max_clusters} is at least n_samples={n_samples}: "
+                f"clipped to {n_samples - 1}.",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+            max_clusters = n_samples - 1
+        min_clusters = max(2, 0 if classes is None else classes.shape[0])
+        max_clusters = min(max(max_clusters, min_clusters), n_samples)
+        self.n_clusters_, self.n_clusters_search_, weakness = estimate_n_clusters(
+            layout,
+            neighbors,
+            max_clusters,
+            min_clusters=min_clusters,
+            min_samples=getattr(self, "min_samples", MIN_SAMPLES),
+            random_state=seed,
+        )
+        if weakness is not None:
+            warnings.warn(
+                f"n_clusters='auto' found {self.n_clusters_} clusters, a weak estimate: "
+                f"{weakness}. See n_clusters_search_.",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+
+    def _count_on_graph(self, X, classes, seed, device):
+        """``n_clusters_`` of an estimator without a layout of its own: SCAN's graph and layout.
+
+        The ``GRAPH_NEIGHBORS`` neighbours (metric ``"auto"``) are laid out as in
+        :class:`~skssl.SCANClusterer`, from a generator of their own, so that the fit's
+        random stream is that of a fit with the count given.
+        """
+        if self.n_clusters != "auto":
+            self._resolve_n_clusters(None, None, classes, seed)
+            return
+        neighbors = mine_neighbors(
+            X, GRAPH_NEIGHBORS, metric=resolve_metric("auto", X.shape[1]), random_state=seed
+        )
+        generator = torch.Generator().manual_seed(seed)
+        layout = graph_layout(
+            X, neighbors, resolve_metric("auto", X.shape[1]), generator, seed, device
+        )
+        self._resolve_n_clusters(layout, neighbors, classes, seed, stacklevel=5)
 
     def _order_clusters(self, X, classes=None):
         """Number the clusters, so ``labels_`` has no gaps.
@@ -227,7 +337,9 @@ class TorchClustererBase(
         self.module_.keep_head(0, order)
         self.cluster_sizes_ = counts[order]
         if classes is not None:
-            self.classes_ = np.concatenate([classes, extra_cluster_names(classes, self.n_clusters)])
+            self.classes_ = np.concatenate(
+                [classes, extra_cluster_names(classes, self.n_clusters_)]
+            )
         self.labels_ = self._as_labels(proba[:, order].argmax(axis=1))
 
     def _as_labels(self, columns):

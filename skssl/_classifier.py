@@ -8,10 +8,12 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skssl._base import (
+    N_CLUSTERS_CONSTRAINTS,
     TorchClustererBase,
     TorchEstimatorBase,
     check_hidden_layer_sizes,
     warn_small_batch,
+    with_shared_parameter_docs,
 )
 from skssl._core import evaluate, keep_head_history, train_module
 from skssl._neighbors import mine_neighbors
@@ -35,6 +37,7 @@ from skssl._objectives import (
 AUTO_N_INIT = 5
 
 
+@with_shared_parameter_docs
 class SelfSupervisedClassifier(TorchClustererBase):
     """Classify samples into ``n_clusters`` classes learned without labels.
 
@@ -84,8 +87,12 @@ class SelfSupervisedClassifier(TorchClustererBase):
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int or "auto", default=8
         Number of classes to learn.
+        ``"auto"`` counts the density clusters of the neighbour graph's layout as
+        :class:`~skssl.SCANClusterer` builds it (15 neighbours, metric ``"auto"``), at
+        the cost of one layout before training:
+        %(n_clusters_auto)s
     objective : {"minmax", "self_classifier", "iic"}, default="minmax"
         Training objective (see above).
     entropy_weight : float, default=2.0
@@ -249,6 +256,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         Index of the kept head.
     n_init_ : int
         Heads trained (``n_init`` with ``"auto"`` resolved).
+    %(n_clusters_attributes)s
     n_neighbors_ : int
         Neighbours mined per sample (0 when neither the objective nor the labels of a
         fit with ``supervised=True`` use them).
@@ -279,7 +287,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
 
     _parameter_constraints: dict = {
         **TorchEstimatorBase._parameter_constraints,
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        **N_CLUSTERS_CONSTRAINTS,
         "objective": [StrOptions(set(OBJECTIVES))],
         "entropy_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -303,6 +311,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self,
         n_clusters=8,
         *,
+        max_clusters=None,
         objective="minmax",
         entropy_weight=2.0,
         n_neighbors=10,
@@ -330,6 +339,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.max_clusters = max_clusters
         self.objective = objective
         self.entropy_weight = entropy_weight
         self.n_neighbors = n_neighbors
@@ -361,7 +371,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         # The two-view objectives use normalised (cosine) heads: the temperature alone
         # sets how peaked their softmax is, as in both references.
         temperature = None if self.objective == "minmax" else self.temperature
-        heads = LinearHeads(width, self.n_clusters, n_heads=n_heads, temperature=temperature)
+        heads = LinearHeads(width, self.n_clusters_, n_heads=n_heads, temperature=temperature)
         overclustering = None
         if self.objective != "minmax" and self.n_overclusters is not None:
             overclustering = LinearHeads(width, self.n_overclusters, temperature=temperature)
@@ -439,11 +449,12 @@ class SelfSupervisedClassifier(TorchClustererBase):
         n_samples = X.shape[0]
         schedule = self._schedule(n_samples)
         overclusters = 0 if self.objective == "minmax" else self.n_overclusters or 0
-        warn_small_batch(schedule.batch_size, max(self.n_clusters, overclusters))
         device, seed, seeded_block = self._fit_setup()
+        self._count_on_graph(X, classes, seed, device)
+        warn_small_batch(schedule.batch_size, max(self.n_clusters_, overclusters))
         neighbors = np.zeros((n_samples, 0), dtype=np.int32)
         if needs_neighbors(self.objective, self.views) or spreads_labels(
-            labels, classes, self.n_clusters
+            labels, classes, self.n_clusters_
         ):
             # Mined in the user's space, as KMeans measures distances there; the
             # network still sees standardised inputs, which only eases its training.
@@ -455,7 +466,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbor_table = torch.tensor(neighbors, device=device)
             label_table = None if labels is None else torch.tensor(labels, device=device)
-            propagated = propagated_labels(neighbors, labels, classes, self.n_clusters, device)
+            propagated = propagated_labels(neighbors, labels, classes, self.n_clusters_, device)
             network = self._build_network(X, hidden_layer_sizes, self.n_init_).to(device)
 
             def batch_loss(generator):
@@ -487,7 +498,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
             )
             self.init_losses_ = total_head_losses(means).reshape(-1)
         self.best_init_ = int(np.argmin(self.init_losses_))
-        network.keep_head(self.best_init_, np.arange(self.n_clusters))
+        network.keep_head(self.best_init_, np.arange(self.n_clusters_))
         keep_head_history(self.history_, self.best_init_)
         self.n_iter_ = len(self.history_)
         self._finish(network)

@@ -42,6 +42,17 @@ def _drop_self(indices):
     return indices[~is_self].reshape(n, width - 1)
 
 
+#: ``metric="auto"`` mines cosine neighbours from this many features up, else Euclidean.
+AUTO_COSINE_MIN_FEATURES = 10
+
+
+def resolve_metric(metric, n_features):
+    """``metric`` with ``"auto"`` resolved: cosine from ``AUTO_COSINE_MIN_FEATURES`` up."""
+    if metric != "auto":
+        return metric
+    return "cosine" if n_features >= AUTO_COSINE_MIN_FEATURES else "euclidean"
+
+
 def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_state=None):
     """Return the ``n_neighbors`` nearest neighbours of every row of ``X``, self excluded.
 

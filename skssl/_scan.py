@@ -14,37 +14,23 @@ from torch.nn import functional as F
 
 from skssl._augment import gaussian_noise, neighbor_corrupt, neighbor_view
 from skssl._base import (
+    N_CLUSTERS_CONSTRAINTS,
     TorchClustererBase,
     TorchEstimatorBase,
     check_hidden_layer_sizes,
     warn_small_batch,
+    with_shared_parameter_docs,
 )
 from skssl._core import forward_in_chunks, train_module
 from skssl._density import density_partition
-from skssl._embedding import fuzzy_neighbor_graph, layout_start, neighbor_distances, node_embedding
-from skssl._neighbors import mine_neighbors
+from skssl._embedding import graph_layout
+from skssl._neighbors import mine_neighbors, resolve_metric
 from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
 from skssl._objectives import propagated_labels, with_label_terms
 
 #: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
 #: of the training samples counts as collapsed (warned about).
 COLLAPSE_FRACTION = 0.1
-
-#: ``metric="auto"`` mines cosine neighbours from this many features up, else Euclidean.
-AUTO_COSINE_MIN_FEATURES = 10
-
-#: Dimensions of the graph's layout: EVoC's ``min(max(n_neighbors // 4, 4), 15)`` at its
-#: 15 neighbours.
-LAYOUT_COMPONENTS = 4
-
-#: Epochs of the layout, UMAP's count above 10,000 rows. With 100, one seed in three
-#: split a USPS class (mean 0.909 against 0.957) and 150 rows of 3 blobs lost a blob.
-LAYOUT_EPOCHS = 200
-
-#: Random samples each sampled edge pushes away (UMAP: 5, EVoC: 1). 2 instead of 5
-#: halved the layout's time, kept USPS at 0.956 and raised pen digits from 0.864 to
-#: 0.882 (seeds 0-2).
-NEGATIVE_SAMPLE_RATE = 2
 
 #: Passes that fit the network to the partition with ``max_iter="auto"``, and the
 #: fewest optimiser steps they make: USPS's 30 passes of 10 steps gave back its
@@ -100,6 +86,7 @@ def align_to_labels(partition, labels, n_clusters):
     return renumber[partition]
 
 
+@with_shared_parameter_docs
 class SCANClusterer(TorchClustererBase):
     """SCAN clustering: mined neighbours, a density partition of their graph, self-labelling.
 
@@ -130,8 +117,11 @@ class SCANClusterer(TorchClustererBase):
 
     Parameters
     ----------
-    n_clusters : int, default=8
-        Number of clusters (softmax outputs of each head).
+    n_clusters : int or "auto", default=8
+        Number of clusters (softmax outputs of the head).
+        ``"auto"`` counts the density clusters of the neighbour graph's layout (step
+        2's, computed before the network is built):
+        %(n_clusters_auto)s
     n_neighbors : int, default=15
         Nearest neighbours mined per sample in ``X``, from which the graph is built:
         UMAP's and EVoC's default (the user guide compares 15 and 30).
@@ -213,6 +203,7 @@ class SCANClusterer(TorchClustererBase):
         The labelled classes come first, sorted; the remaining clusters follow by
         decreasing size, numbered on from the largest integer class (or named
         ``"cluster_<column>"`` when the classes are strings).
+    %(n_clusters_attributes)s
     neighbors_ : ndarray of shape (n_samples, `n_neighbors_`)
         The mined neighbours of every training sample.
     n_neighbors_ : int
@@ -247,7 +238,7 @@ class SCANClusterer(TorchClustererBase):
     Notes
     -----
     **Choosing n_clusters.** Use the number of classes when it is known. When it is
-    not, compare fits over a range of ``n_clusters`` by their final
+    not, try ``n_clusters="auto"``, or compare fits over a range of ``n_clusters`` by their final
     ``history_[-1]["cluster_size_entropy"]`` and ``cluster_sizes_``: a value of
     ``n_clusters`` above the natural number of groups leaves clusters (nearly) empty
     or split evenly at random, and the fit warns when a cluster collapses. Setting
@@ -286,7 +277,7 @@ class SCANClusterer(TorchClustererBase):
 
     _parameter_constraints: dict = {
         **TorchEstimatorBase._parameter_constraints,
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        **N_CLUSTERS_CONSTRAINTS,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "min_samples": [Interval(Integral, 1, None, closed="left")],
         "self_labeling": ["boolean"],
@@ -300,6 +291,7 @@ class SCANClusterer(TorchClustererBase):
         self,
         n_clusters=8,
         *,
+        max_clusters=None,
         n_neighbors=15,
         min_samples=5,
         self_labeling=False,
@@ -317,6 +309,7 @@ class SCANClusterer(TorchClustererBase):
         verbose=0,
     ):
         self.n_clusters = n_clusters
+        self.max_clusters = max_clusters
         self.n_neighbors = n_neighbors
         self.min_samples = min_samples
         self.self_labeling = self_labeling
@@ -335,7 +328,7 @@ class SCANClusterer(TorchClustererBase):
 
     def _build_network(self, X, hidden_layer_sizes):
         encoder, width = mlp_encoder(X.shape[1], hidden_layer_sizes)
-        heads = LinearHeads(width, self.n_clusters)
+        heads = LinearHeads(width, self.n_clusters_)
         return ClusteringNetwork(standardizer(X), encoder, heads)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -366,25 +359,26 @@ class SCANClusterer(TorchClustererBase):
             )
             epochs = min(epochs, PARTITION_MAX_EPOCHS)
             schedule = replace(schedule, max_iter=epochs)
-        warn_small_batch(schedule.batch_size, self.n_clusters)
         device, seed, seeded_block = self._fit_setup()
         # Neighbours are mined in the space the user gives, as KMeans measures distances
         # there: rescaling axes (standardising pixels, whitening PCA components) changes
         # which samples are near, and a StandardScaler in a Pipeline does it on request.
-        self.metric_ = self.metric
-        if self.metric == "auto":
-            self.metric_ = "cosine" if X.shape[1] >= AUTO_COSINE_MIN_FEATURES else "euclidean"
+        self.metric_ = resolve_metric(self.metric, X.shape[1])
         self.neighbors_ = mine_neighbors(
             X, self.n_neighbors, metric=self.metric_, random_state=seed
         )
         self.n_neighbors_ = self.neighbors_.shape[1]
         with seeded_block as generator:
+            # The count comes from the layout, so the layout comes before the network.
+            layout = graph_layout(X, self.neighbors_, self.metric_, generator, seed, device)
+            self._resolve_n_clusters(layout, self.neighbors_, classes, seed)
+            warn_small_batch(schedule.batch_size, self.n_clusters_)
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbors = torch.tensor(self.neighbors_, device=device)
             network = self._build_network(X, hidden_layer_sizes).to(device)
 
             propagated = propagated_labels(
-                self.neighbors_, labels, classes, self.n_clusters, device
+                self.neighbors_, labels, classes, self.n_clusters_, device
             )
             add_labels = partial(
                 with_label_terms,
@@ -396,9 +390,9 @@ class SCANClusterer(TorchClustererBase):
                 batch_size=schedule.batch_size,
             )
 
-            partition = self._partition(X, generator, seed, device)
+            partition = self._partition(layout, seed)
             if labels is not None:
-                partition = align_to_labels(partition, labels, self.n_clusters)
+                partition = align_to_labels(partition, labels, self.n_clusters_)
             # Where spread labels are certain they, not the partition, say the class.
             trust = torch.ones(X.shape[0], device=device)
             if propagated is not None:
@@ -423,21 +417,11 @@ class SCANClusterer(TorchClustererBase):
         self._warn_collapse()
         return self
 
-    def _partition(self, X, generator, seed, device):
+    def _partition(self, layout, seed):
         """The density partition of the neighbour graph's layout (see ``_density``)."""
-        distances = neighbor_distances(X, self.neighbors_, self.metric_)
-        graph = fuzzy_neighbor_graph(distances, self.neighbors_)
-        layout = node_embedding(
-            graph,
-            layout_start(self.neighbors_, LAYOUT_COMPONENTS, seed),
-            LAYOUT_EPOCHS,
-            generator,
-            negative_sample_rate=NEGATIVE_SAMPLE_RATE,
-            device=device,
-        )
         partition, self.noise_fraction_, self.min_cluster_size_ = density_partition(
             layout,
-            self.n_clusters,
+            self.n_clusters_,
             self.neighbors_,
             min_samples=self.min_samples,
             random_state=seed,
@@ -531,11 +515,11 @@ class SCANClusterer(TorchClustererBase):
         return history
 
     def _warn_collapse(self):
-        fair_share = self.labels_.shape[0] / self.n_clusters
+        fair_share = self.labels_.shape[0] / self.n_clusters_
         collapsed = int((self.cluster_sizes_ < COLLAPSE_FRACTION * fair_share).sum())
         if collapsed:
             warnings.warn(
-                f"{collapsed} of {self.n_clusters} clusters are empty or nearly empty "
+                f"{collapsed} of {self.n_clusters_} clusters are empty or nearly empty "
                 f"(sizes {self.cluster_sizes_.tolist()}): n_clusters may exceed the number "
                 "of groups in the data.",
                 UserWarning,

@@ -3,7 +3,9 @@
 - :class:`MatchedConfusionMatrixDisplay`: the confusion matrix with predicted clusters
   reordered by the Hungarian matching, so that a perfect clustering is diagonal;
 - :func:`plot_history`: the training history of a fitted estimator;
-- :func:`plot_embedding`: a 2-D scatter coloured by cluster or label.
+- :func:`plot_embedding`: a 2-D scatter coloured by cluster or label;
+- :func:`plot_n_clusters_search`: the criterion of ``n_clusters="auto"`` over its
+  candidate counts.
 """
 
 import numpy as np
@@ -154,4 +156,55 @@ def plot_embedding(X_2d, labels, *, y_true=None, ax=None, title=None, s=8):
         title = f"{title + ': ' if title else ''}accuracy {accuracy:.3f}"
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_n_clusters_search(estimator, *, ax=None):
+    """Plot the silhouette of each candidate count of a fit with ``n_clusters="auto"``.
+
+    The count chosen (``n_clusters_``) is marked; the share of points the hierarchy
+    left as noise at each count is drawn on a second axis.
+
+    Parameters
+    ----------
+    estimator : skssl estimator fitted with ``n_clusters="auto"``
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The silhouette's axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import make_blobs
+    >>> from skssl import SCANClusterer
+    >>> from skssl.plotting import plot_n_clusters_search
+    >>> X, _ = make_blobs(n_samples=300, centers=3, random_state=2)
+    >>> model = SCANClusterer(n_clusters="auto", max_iter=5, random_state=0).fit(X)
+    >>> model.n_clusters_
+    3
+    >>> ax = plot_n_clusters_search(model)
+    """
+    search = getattr(estimator, "n_clusters_search_", None)
+    if search is None:
+        raise ValueError(
+            "plot_n_clusters_search needs an estimator fitted with n_clusters='auto' "
+            "(it has no n_clusters_search_)."
+        )
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots()
+    counts, scores = search["n_clusters"], search["silhouette"]
+    ax.plot(counts, scores, marker="o", label="silhouette in the layout")
+    chosen = counts == estimator.n_clusters_
+    ax.plot(counts[chosen], scores[chosen], "r*", markersize=14, label="n_clusters_")
+    ax.set_xlabel("number of clusters")
+    ax.set_ylabel("silhouette")
+    noise = ax.twinx()
+    noise.bar(counts, search["noise_fraction"], alpha=0.2, color="grey")
+    noise.set_ylabel("noise fraction")
+    ax.legend(loc="upper right")
     return ax

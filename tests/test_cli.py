@@ -62,3 +62,21 @@ def test_bad_files_get_a_one_line_error(tmp_path, content, message):
     assert "Traceback" not in result.stderr
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cluster_auto_reports_the_count_found(blobs_csv, tmp_path):
+    path, y = blobs_csv
+    result = run(
+        "cluster", str(path), "--n-clusters", "auto", "--output", "labels.csv", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    labels = np.loadtxt(tmp_path / "labels.csv", skiprows=1)
+    assert hungarian_accuracy_score(y, labels) > 0.95
+    assert "120 rows in 3 clusters" in result.stderr
+
+
+def test_cluster_rejects_a_count_that_is_neither_an_integer_nor_auto(blobs_csv, tmp_path):
+    path, _ = blobs_csv
+    result = run("cluster", str(path), "--n-clusters", "many", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected an integer or 'auto', got 'many'" in result.stderr

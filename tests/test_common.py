@@ -8,7 +8,13 @@ from skssl._objectives import OBJECTIVES
 #: Small settings keep each check fast; the checks still fit real networks.
 FAST = dict(max_iter=3, n_init=1, random_state=0, device="cpu")
 
-DEFAULTS = [SelfSupervisedClassifier(), SCANClusterer(), SNNLTransformer()]
+DEFAULTS = [
+    SelfSupervisedClassifier(),
+    SCANClusterer(),
+    SNNLTransformer(),
+    SelfSupervisedClassifier(n_clusters="auto"),
+    SCANClusterer(n_clusters="auto"),
+]
 SMALL = [
     *(SelfSupervisedClassifier(objective=objective, **FAST) for objective in OBJECTIVES),
     SCANClusterer(max_iter=3, n_neighbors=5, random_state=0, device="cpu"),

@@ -33,3 +33,17 @@ def test_from_estimator_history_and_embedding(tmp_path):
 def test_embedding_needs_two_columns():
     with pytest.raises(ValueError, match="n_samples, 2"):
         plot_embedding(np.zeros((4, 3)), [0, 1, 0, 1])
+
+
+def test_plot_n_clusters_search_marks_the_chosen_count():
+    from skssl import SCANClusterer
+    from skssl.plotting import plot_n_clusters_search
+
+    X, _ = make_blobs(n_samples=300, centers=4, n_features=5, random_state=0)
+    model = SCANClusterer(n_clusters="auto", max_iter=3, random_state=0).fit(X)
+    ax = plot_n_clusters_search(model)
+    line, star = ax.get_lines()[:2]
+    np.testing.assert_array_equal(line.get_xdata(), model.n_clusters_search_["n_clusters"])
+    assert list(star.get_xdata()) == [model.n_clusters_]
+    with pytest.raises(ValueError, match="n_clusters='auto'"):
+        plot_n_clusters_search(model.set_params(n_clusters=4).fit(X))
