@@ -213,19 +213,22 @@ SHARED_PARAMETER_DOCS = {
     n_clusters_search_ : dict of ndarray
         Only after ``n_clusters="auto"``: per candidate count (``"n_clusters"``, by
         increasing count), the ``"silhouette"`` of its partition in the layout, the
-        ``"min_cluster_size"`` of the hierarchy that gave it and its
-        ``"noise_fraction"``; :func:`skssl.plotting.plot_n_clusters_search` draws it.""",
-    "n_clusters_auto": """of the counts between 2 and
-        ``max_clusters`` that the layout's hierarchy holds, the one whose partition has
-        the best silhouette in the layout. The count goes in ``n_clusters_`` and the
-        table in ``n_clusters_search_``. A warning names the runner-up when the estimate
-        is weak: a near tie, the count at the bound, or weak structure (the silhouette,
-        discounted by the mined neighbour pairs the partition separates, below 0.5),
-        where the fewest candidate clusters are kept, as on uniform noise. With
-        ``supervised=True`` the count is at least the number of labelled classes, the
-        rest chosen in the same way. The user guide's *Choosing n_clusters* page
-        compares it with GMM's BIC, KMeans' silhouette, HDBSCAN and EVoC, and says where
-        counts and classes differ.
+        ``"min_cluster_size"`` of the hierarchy that gave it, its ``"noise_fraction"``
+        and its ``"largest_pair_share"`` (of one cluster's mined neighbour pairs, into
+        one other cluster; above one over the graph's neighbours per point, the pair is
+        one torn neighbourhood, ranked last);
+        :func:`skssl.plotting.plot_n_clusters_search` draws it.""",
+    "n_clusters_auto": """of the counts between 2 and ``max_clusters`` that the layout's
+        hierarchy holds, the one whose partition has the best silhouette in the layout,
+        partitions that tear a neighbourhood of the graph ranking last. The count goes in
+        ``n_clusters_`` and the table in ``n_clusters_search_``. A warning names the
+        runner-up when the estimate is weak: a near tie, the count at the bound, or weak
+        structure (the silhouette, discounted by the mined neighbour pairs the partition
+        separates, below 0.5), where the fewest candidate clusters are kept, as on uniform
+        noise. With ``supervised=True`` the count is at least the number of labelled
+        classes, the rest chosen in the same way. The user guide's *Choosing n_clusters*
+        page compares it with GMM's BIC, KMeans' silhouette, HDBSCAN and EVoC, and says
+        where counts and classes differ.
     max_clusters : int or None, default=None
         Largest count ``n_clusters="auto"`` considers; None means
         ``floor(sqrt(n_samples / 2))``, the rule of thumb for the number of clusters

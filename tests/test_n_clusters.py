@@ -26,8 +26,15 @@ def test_auto_counts_the_digits_and_keeps_the_true_count_accuracy_band():
     assert model.cluster_sizes_.shape == (model.n_clusters_,)
     assert hungarian_accuracy_score(y, model.labels_) > 0.84
     search = model.n_clusters_search_
-    assert set(search) == {"n_clusters", "silhouette", "min_cluster_size", "noise_fraction"}
-    best = search["n_clusters"][np.argmax(search["silhouette"])]
+    assert set(search) == {
+        "n_clusters",
+        "silhouette",
+        "min_cluster_size",
+        "noise_fraction",
+        "largest_pair_share",
+    }
+    whole = search["largest_pair_share"] <= 1 / model.n_neighbors_
+    best = search["n_clusters"][whole][np.argmax(search["silhouette"][whole])]
     assert best == model.n_clusters_
     assert search["n_clusters"].max() <= np.sqrt(X.shape[0] / 2)
 
@@ -45,6 +52,18 @@ def test_auto_finds_the_blobs_count_for_both_estimators(seed):
         assert model.n_clusters_ == 5
         assert hungarian_accuracy_score(y, model.labels_) > 0.95
         assert model.n_clusters == "auto"  # the parameter is never written back
+
+
+@pytest.mark.parametrize("data_seed", [1, 3])
+def test_a_blob_the_layout_tears_is_counted_once(data_seed):
+    # On these blobs the layout tears one blob of 100 points in two, and the
+    # silhouette alone counted 4 (both fit seeds); the torn pair shares 9-10% of its
+    # mined neighbour pairs.
+    X, y = make_blobs(n_samples=300, centers=3, random_state=data_seed)
+    for seed in (0, 1):
+        model = SCANClusterer(n_clusters="auto", random_state=seed).fit(X)
+        assert model.n_clusters_ == 3
+        assert hungarian_accuracy_score(y, model.labels_) > 0.98
 
 
 def test_uniform_noise_gives_a_small_count_and_a_warning_naming_the_runner_up():
