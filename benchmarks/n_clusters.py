@@ -128,7 +128,8 @@ def measure(part, names, seeds):
     torch.set_num_threads(1)
     if part != "peers":
         # A first fit pays Torch's one-off start-up; it is timed in neither column.
-        skssl_fit(part, "auto", *load("iris")[:1], 0)
+        warm_up, _ = load("iris")
+        skssl_fit(part, "auto", warm_up, 0)
     rows = []
     for name in names:
         for seed in seeds:

@@ -25,7 +25,7 @@ from skssl._core import (
     resolve_device,
     seeded,
 )
-from skssl._density import MIN_SAMPLES, estimate_n_clusters
+from skssl._density import MIN_SAMPLES, estimate_n_clusters, layout_hierarchy
 from skssl._embedding import GRAPH_NEIGHBORS, graph_layout
 from skssl._neighbors import mine_neighbors, resolve_metric
 from skssl._networks import network_from_record, network_record
@@ -267,12 +267,13 @@ class TorchClustererBase(
         ``"auto"`` takes :func:`~skssl._density.estimate_n_clusters` over the counts
         from the number of labelled classes (at least 2) to ``max_clusters`` (default
         ``floor(sqrt(n_samples / 2))``), stores its table in ``n_clusters_search_`` and
-        warns when the estimate is weak.
+        warns when the estimate is weak. Returns the layout's hierarchy it built, so
+        that the partition reads the same one (None with an integer ``n_clusters``).
         """
         self.__dict__.pop("n_clusters_search_", None)
         if self.n_clusters != "auto":
             self.n_clusters_ = self.n_clusters
-            return
+            return None
         n_samples = layout.shape[0]
         max_clusters = self.max_clusters
         if max_clusters is None:
@@ -287,13 +288,9 @@ class TorchClustererBase(
             max_clusters = n_samples - 1
         min_clusters = max(2, 0 if classes is None else classes.shape[0])
         max_clusters = min(max(max_clusters, min_clusters), n_samples)
+        hierarchy = layout_hierarchy(layout, getattr(self, "min_samples", MIN_SAMPLES))
         self.n_clusters_, self.n_clusters_search_, weakness = estimate_n_clusters(
-            layout,
-            neighbors,
-            max_clusters,
-            min_clusters=min_clusters,
-            min_samples=getattr(self, "min_samples", MIN_SAMPLES),
-            random_state=seed,
+            layout, hierarchy, neighbors, max_clusters, min_clusters=min_clusters, random_state=seed
         )
         if weakness is not None:
             warnings.warn(
@@ -302,6 +299,7 @@ class TorchClustererBase(
                 UserWarning,
                 stacklevel=stacklevel,
             )
+        return hierarchy
 
     def _count_on_graph(self, X, classes, seed, device):
         """``n_clusters_`` of an estimator without a layout of its own: SCAN's graph and layout.
@@ -313,13 +311,10 @@ class TorchClustererBase(
         if self.n_clusters != "auto":
             self._resolve_n_clusters(None, None, classes, seed)
             return
-        neighbors = mine_neighbors(
-            X, GRAPH_NEIGHBORS, metric=resolve_metric("auto", X.shape[1]), random_state=seed
-        )
+        metric = resolve_metric("auto", X.shape[1])
+        neighbors = mine_neighbors(X, GRAPH_NEIGHBORS, metric=metric, random_state=seed)
         generator = torch.Generator().manual_seed(seed)
-        layout = graph_layout(
-            X, neighbors, resolve_metric("auto", X.shape[1]), generator, seed, device
-        )
+        layout = graph_layout(X, neighbors, metric, generator, seed, device)
         self._resolve_n_clusters(layout, neighbors, classes, seed, stacklevel=5)
 
     def _order_clusters(self, X, classes=None):

@@ -214,19 +214,28 @@ def exactly(labels, n_clusters, layout, random_state):
     return labels
 
 
-def density_partition(layout, n_clusters, neighbors, *, min_samples=MIN_SAMPLES, random_state=None):
+def layout_hierarchy(layout, min_samples=MIN_SAMPLES):
+    """The :class:`LeafHierarchy` of ``layout``'s mutual reachability spanning tree."""
+    n_samples = layout.shape[0]
+    edges = mutual_reachability_tree(layout, min(min_samples, n_samples - 1))
+    return LeafHierarchy(*single_linkage(edges, n_samples))
+
+
+def density_partition(
+    layout, n_clusters, neighbors, *, hierarchy=None, min_samples=MIN_SAMPLES, random_state=None
+):
     """Partition ``layout`` into ``n_clusters`` density clusters, noise assigned.
 
-    Returns ``(labels, noise_fraction, min_cluster_size)``.
+    ``hierarchy`` is :func:`layout_hierarchy` of ``layout`` when already built (by
+    :func:`estimate_n_clusters`). Returns ``(labels, noise_fraction, min_cluster_size)``.
     """
     n_samples = layout.shape[0]
     if n_clusters == 1 or n_samples <= 2 * n_clusters:
         # Too few points for a hierarchy to hold n_clusters leaves of 2.
         labels = KMeans(n_clusters, n_init=3, random_state=random_state).fit_predict(layout)
         return labels.astype(np.int64), 0.0, 0
-    min_samples = min(min_samples, n_samples - 1)
-    edges = mutual_reachability_tree(layout, min_samples)
-    hierarchy = LeafHierarchy(*single_linkage(edges, n_samples))
+    if hierarchy is None:
+        hierarchy = layout_hierarchy(layout, min_samples)
     leaves, min_cluster_size = hierarchy.closest_count(n_clusters)
     labels = exactly(hierarchy.labels(leaves), n_clusters, layout, random_state)
     noise_fraction = float((labels < 0).mean())
@@ -305,12 +314,13 @@ def count_candidates(layout, neighbors, hierarchy, low, high):
 
 
 def estimate_n_clusters(
-    layout, neighbors, max_clusters, *, min_clusters=2, min_samples=MIN_SAMPLES, random_state=None
+    layout, hierarchy, neighbors, max_clusters, *, min_clusters=2, random_state=None
 ):
     """The count of density clusters whose partition of ``layout`` has the best silhouette.
 
     Candidates are the counts in ``[min_clusters, max_clusters]`` that the layout's
-    HDBSCAN hierarchy holds at some minimum cluster size (:func:`count_candidates`).
+    HDBSCAN hierarchy (:func:`layout_hierarchy`) holds at some minimum cluster size
+    (:func:`count_candidates`).
     Each is scored by the mean silhouette (Rousseeuw, 1987) of its partition in the
     layout, where the clusters are read: compact, well-apart groups score near 1.
     Candidates in which two clusters share a neighbourhood of the mined graph
@@ -319,22 +329,19 @@ def estimate_n_clusters(
 
     Returns ``(n_clusters, search, weakness)``: ``search`` is a dict of arrays
     ``n_clusters``, ``silhouette``, ``min_cluster_size``, ``noise_fraction`` and
-    ``largest_pair_share`` over
-    the candidates, by increasing count; ``weakness`` is None or a sentence saying why
-    the estimate is weak (weak structure, a near tie, or the bound), naming the
-    runner-up.
+    ``largest_pair_share`` over the candidates, by increasing count; ``weakness`` is
+    None or a sentence saying why the estimate is weak (weak structure, a near tie, or
+    the bound), naming the runner-up.
     """
     n_samples = layout.shape[0]
-    min_samples = min(min_samples, n_samples - 1)
-    hierarchy = LeafHierarchy(
-        *single_linkage(mutual_reachability_tree(layout, min_samples), n_samples)
-    )
     candidates = count_candidates(layout, neighbors, hierarchy, min_clusters, max_clusters)
-    rng = np.random.default_rng(random_state)
-    sample = np.sort(rng.choice(n_samples, min(n_samples, SILHOUETTE_SAMPLE), replace=False))
     counts = np.array(sorted(candidates), dtype=np.int64)
-    distances = pairwise_distances(layout[sample])
-    scores = np.array([_silhouette(distances, candidates[k][1][sample]) for k in counts])
+    scores = np.empty(0)
+    if counts.size:
+        rng = np.random.default_rng(random_state)
+        sample = np.sort(rng.choice(n_samples, min(n_samples, SILHOUETTE_SAMPLE), replace=False))
+        distances = pairwise_distances(layout[sample])
+        scores = np.array([_silhouette(distances, candidates[k][1][sample]) for k in counts])
     search = {
         "n_clusters": counts,
         "silhouette": scores,
@@ -360,6 +367,8 @@ def estimate_n_clusters(
     if counts.size == 1:
         return int(best), search, None
     runner_up, gap = counts[ranked[1]], scores[ranked[0]] - scores[ranked[1]]
+    if torn[ranked[1]] != torn[ranked[0]]:
+        gap = np.inf  # the runner-up was set back for its torn pair, not outscored
     structure = structure_score(scores[ranked[0]], candidates[best][1], neighbors)
     if structure < MIN_STRUCTURE:
         return (

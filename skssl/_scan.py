@@ -238,8 +238,8 @@ class SCANClusterer(TorchClustererBase):
     Notes
     -----
     **Choosing n_clusters.** Use the number of classes when it is known. When it is
-    not, try ``n_clusters="auto"``, or compare fits over a range of ``n_clusters`` by their final
-    ``history_[-1]["cluster_size_entropy"]`` and ``cluster_sizes_``: a value of
+    not, try ``n_clusters="auto"``, or compare fits over a range of ``n_clusters`` by
+    their final ``history_[-1]["cluster_size_entropy"]`` and ``cluster_sizes_``: a value of
     ``n_clusters`` above the natural number of groups leaves clusters (nearly) empty
     or split evenly at random, and the fit warns when a cluster collapses. Setting
     ``n_clusters`` somewhat above the expected number of classes (over-clustering)
@@ -371,7 +371,7 @@ class SCANClusterer(TorchClustererBase):
         with seeded_block as generator:
             # The count comes from the layout, so the layout comes before the network.
             layout = graph_layout(X, self.neighbors_, self.metric_, generator, seed, device)
-            self._resolve_n_clusters(layout, self.neighbors_, classes, seed)
+            hierarchy = self._resolve_n_clusters(layout, self.neighbors_, classes, seed)
             warn_small_batch(schedule.batch_size, self.n_clusters_)
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbors = torch.tensor(self.neighbors_, device=device)
@@ -390,7 +390,7 @@ class SCANClusterer(TorchClustererBase):
                 batch_size=schedule.batch_size,
             )
 
-            partition = self._partition(layout, seed)
+            partition = self._partition(layout, hierarchy, seed)
             if labels is not None:
                 partition = align_to_labels(partition, labels, self.n_clusters_)
             # Where spread labels are certain they, not the partition, say the class.
@@ -417,12 +417,16 @@ class SCANClusterer(TorchClustererBase):
         self._warn_collapse()
         return self
 
-    def _partition(self, layout, seed):
-        """The density partition of the neighbour graph's layout (see ``_density``)."""
+    def _partition(self, layout, hierarchy, seed):
+        """The density partition of the neighbour graph's layout (see ``_density``).
+
+        ``hierarchy`` is the layout's, when ``n_clusters="auto"`` already built it.
+        """
         partition, self.noise_fraction_, self.min_cluster_size_ = density_partition(
             layout,
             self.n_clusters_,
             self.neighbors_,
+            hierarchy=hierarchy,
             min_samples=self.min_samples,
             random_state=seed,
         )
