@@ -109,20 +109,34 @@ REGISTRY = {}
 
 
 class Method:
-    """One row of the suite: its label, its factory and the most rows it runs on."""
+    """One row of the suite: its label, its factory and the most rows it runs on.
 
-    def __init__(self, label, factory, max_rows=None, skssl=False):
+    An ``images`` method reads the rows as images and runs only on the sets of
+    ``IMAGE_SHAPES``; its factory gets the shape from the feature count.
+    """
+
+    def __init__(self, label, factory, max_rows=None, skssl=False, images=False):
         self.label, self.factory, self.max_rows, self.skssl = label, factory, max_rows, skssl
+        self.images = images
 
 
-def method(key, label, max_rows=None, skssl=False):
+def method(key, label, max_rows=None, skssl=False, images=False):
     """Register the decorated factory as method ``key``."""
 
     def register(factory):
-        REGISTRY[key] = Method(label, factory, max_rows, skssl)
+        REGISTRY[key] = Method(label, factory, max_rows, skssl, images)
         return factory
 
     return register
+
+
+#: The image sets, as ``image_shape`` (height, width) of their rows.
+IMAGE_SHAPES = {"digits": (8, 8), "usps": (16, 16), "fashion_mnist": (28, 28)}
+
+
+def image_shape_of(n_features):
+    """The ``IMAGE_SHAPES`` entry of rows with ``n_features`` pixels."""
+    return next(shape for shape in IMAGE_SHAPES.values() if shape[0] * shape[1] == n_features)
 
 
 @method("scan", "SCANClusterer()", skssl=True)
@@ -130,6 +144,20 @@ def _scan(k, seed, n_features):
     from skssl import SCANClusterer
 
     return SCANClusterer(k, random_state=seed)
+
+
+@method("scan-image", "SCANClusterer(image_shape=...)", skssl=True, images=True)
+def _scan_image(k, seed, n_features):
+    from skssl import SCANClusterer
+
+    return SCANClusterer(k, image_shape=image_shape_of(n_features), random_state=seed)
+
+
+@method("ssc-minmax-image", "SelfSupervisedClassifier(image_shape=...)", skssl=True, images=True)
+def _classifier_image(k, seed, n_features):
+    from skssl import SelfSupervisedClassifier
+
+    return SelfSupervisedClassifier(k, image_shape=image_shape_of(n_features), random_state=seed)
 
 
 def _classifier(objective):
@@ -229,6 +257,45 @@ method("umap-clustering-kmeans", "UMAP(n_neighbors=30, min_dist=0) + KMeans(n_in
 )
 
 
+class OnMovedImageGraph:
+    """UMAP(n_neighbors=30, min_dist=0) + KMeans on the graph ``SCANClusterer`` mines for images.
+
+    The same 15 neighbours under one-pixel shifts (cosine, :class:`skssl._input.ImageInput`)
+    that ``scan-image`` lays out, given to UMAP as ``precomputed_knn`` (each row first,
+    at distance 0, as UMAP lists it): the two partition stages on one graph.
+    """
+
+    def __init__(self, k, seed, n_features):
+        self.k, self.seed, self.n_features = k, seed, n_features
+
+    def fit(self, X):
+        from sklearn.cluster import KMeans
+        from umap import UMAP
+
+        from skssl._input import ImageInput
+
+        shape = (*image_shape_of(self.n_features), 1)
+        neighbors, distances = ImageInput(shape).mine_with_distances(
+            X, 15, metric="cosine", random_state=self.seed
+        )
+        rows = np.arange(len(X))[:, None]
+        knn = (np.hstack([rows, neighbors]), np.hstack([np.zeros((len(X), 1)), distances]))
+        umap = UMAP(n_neighbors=16, min_dist=0.0, precomputed_knn=knn, random_state=self.seed)
+        layout = umap.fit_transform(X)
+        self.labels_ = KMeans(self.k, n_init=10, random_state=self.seed).fit_predict(layout)
+        return self
+
+    def fit_predict(self, X):
+        return self.fit(X).labels_
+
+
+method(
+    "umap-kmeans-moved-graph",
+    "UMAP(min_dist=0) + KMeans(n_init=10) on scan-image's graph",
+    images=True,
+)(OnMovedImageGraph)
+
+
 def _evoc(assign):
     def factory(k, seed, n_features):
         from evoc import EVoC
@@ -284,6 +351,8 @@ def effective_rows(dataset, max_rows=None):
 
 def skip_reason(dataset, method, max_rows=None):
     """Why ``method`` does not run on ``dataset``, or None where it runs."""
+    if REGISTRY[method].images and dataset not in IMAGE_SHAPES:
+        return "skipped: not an image set"
     limit = MAX_ROWS.get(method)
     rows = effective_rows(dataset, max_rows)
     if limit is not None and rows > limit:

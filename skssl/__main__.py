@@ -108,6 +108,19 @@ def _n_clusters(text):
         raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") from None
 
 
+def _image_shape(text):
+    """``--image-shape``: ``HxW`` or ``HxWxC``, e.g. ``16x16`` or ``32x32x3``."""
+    try:
+        shape = tuple(int(side) for side in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected HxW or HxWxC with positive sides, e.g. 16x16, got {text!r}"
+        )
+    return shape
+
+
 def _cluster(args):
     import numpy as np
 
@@ -117,7 +130,18 @@ def _cluster(args):
     if args.n_clusters != "auto" and not 1 <= args.n_clusters <= X.shape[0]:
         raise DataError(f"--n-clusters must be between 1 and the {X.shape[0]} rows of {args.data}.")
     make = {"scan": skssl.SCANClusterer, "ssc": skssl.SelfSupervisedClassifier}[args.estimator]
-    estimator = make(n_clusters=args.n_clusters, random_state=args.random_state, verbose=1)
+    if args.image_shape is not None and np.prod(args.image_shape) != X.shape[1]:
+        shape = "x".join(map(str, args.image_shape))
+        raise DataError(
+            f"--image-shape {shape} holds {np.prod(args.image_shape)} values per image, "
+            f"but {args.data} has {X.shape[1]} columns."
+        )
+    estimator = make(
+        n_clusters=args.n_clusters,
+        image_shape=args.image_shape,
+        random_state=args.random_state,
+        verbose=1,
+    )
     labels = estimator.fit(X).labels_
     if args.output:
         np.savetxt(args.output, labels, fmt="%d", header="label", comments="")
@@ -162,6 +186,11 @@ def main(argv=None):
         help='number of clusters, or "auto" to estimate it from the data',
     )
     cluster.add_argument("--estimator", choices=["scan", "ssc"], default="scan")
+    cluster.add_argument(
+        "--image-shape",
+        type=_image_shape,
+        help="read each row as an image of HxW (or HxWxC) pixels in C order, e.g. 16x16",
+    )
     cluster.add_argument("--output", help="write one label per row here (default: stdout)")
     cluster.add_argument("--plot", help="save a 2-D scatter of the clusters (needs matplotlib)")
     cluster.add_argument("--random-state", type=int, default=0)

@@ -27,7 +27,8 @@ from skssl._core import (
 )
 from skssl._density import MIN_SAMPLES, estimate_n_clusters, layout_hierarchy
 from skssl._embedding import GRAPH_NEIGHBORS, graph_layout
-from skssl._neighbors import mine_neighbors, resolve_metric
+from skssl._input import input_kind
+from skssl._neighbors import resolve_metric
 from skssl._networks import network_from_record, network_record
 from skssl.metrics import neighbor_consistency_score
 
@@ -141,6 +142,10 @@ class TorchEstimatorBase(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def _input_kind(self, X):
+        """The :mod:`~skssl._input` kind that reads this fit's rows (``image_shape``)."""
+        return input_kind(getattr(self, "image_shape", None), X.shape[1])
+
     def _validate_fit_data(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n_clusters = getattr(self, "n_clusters", None)
@@ -204,10 +209,21 @@ N_CLUSTERS_CONSTRAINTS = {
 }
 
 
-#: Docstring text the clusterers share, written once: ``%(n_clusters_auto)s`` becomes
+#: Docstring text the estimators share, written once: ``%(image_shape)s`` becomes the
+#: entry of ``image_shape``, ``%(n_clusters_auto)s``
 #: the rest of ``n_clusters``' entry and that of ``max_clusters``, and
 #: ``%(n_clusters_attributes)s`` the entries of the fitted count and its table.
 SHARED_PARAMETER_DOCS = {
+    "image_shape": """image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(height, width, channels)`` to read each row as an
+        image flattened in C order, as ``load_digits().images.reshape(n, -1)`` gives
+        them; None reads rows as tables. With a shape, neighbours are mined under the
+        image's one-pixel shifts (the distance of two images is the smallest over the
+        moved copies of one), and where views are drawn (SCAN's partition fit and
+        self-labelling, the two-view objectives) they are random affine moves of the
+        images (rotations of 10 degrees, shifts and scalings of 10%, DEC-DA's; twice
+        that for self-labelling). The user guide's *Images* page measures both. Its
+        product must equal ``n_features``.""",
     "n_clusters_attributes": """n_clusters_ : int
         The number of clusters: ``n_clusters``, or the count ``"auto"`` found.
     n_clusters_search_ : dict of ndarray
@@ -312,9 +328,11 @@ class TorchClustererBase(
             self._resolve_n_clusters(None, None, classes, seed)
             return
         metric = resolve_metric("auto", X.shape[1])
-        neighbors = mine_neighbors(X, GRAPH_NEIGHBORS, metric=metric, random_state=seed)
+        neighbors, distances = self._input_kind(X).mine_with_distances(
+            X, GRAPH_NEIGHBORS, metric=metric, random_state=seed
+        )
         generator = torch.Generator().manual_seed(seed)
-        layout = graph_layout(X, neighbors, metric, generator, seed, device)
+        layout = graph_layout(distances, neighbors, generator, seed, device)
         self._resolve_n_clusters(layout, neighbors, classes, seed, stacklevel=5)
 
     def _order_clusters(self, X, classes=None):

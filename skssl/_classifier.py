@@ -16,21 +16,14 @@ from skssl._base import (
     with_shared_parameter_docs,
 )
 from skssl._core import evaluate, keep_head_history, train_module
-from skssl._neighbors import mine_neighbors
-from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
+from skssl._labels import propagated_labels, spreads_labels, total_head_losses, with_label_terms
+from skssl._networks import ClusteringNetwork, LinearHeads, standardizer
 from skssl._objectives import (
     OBJECTIVES,
     SUPERVISED_CONSISTENCY_WEIGHT,
     VIEW_OPTIONS,
-    iic_objective,
-    minmax_objective,
     needs_neighbors,
-    propagated_labels,
-    self_classifier_objective,
-    spreads_labels,
-    total_head_losses,
     view_sampler,
-    with_label_terms,
 )
 
 #: Heads ``n_init="auto"`` trains on the shared encoder.
@@ -195,6 +188,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
     hidden_layer_sizes : array-like of int, default=(64,)
         Widths of the hidden ReLU layers before the softmax head, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
+    %(image_shape)s
     n_init : int or "auto", default="auto"
         Cluster heads trained at once on one shared encoder, each from its own
         initialisation (as :class:`SCANClusterer` trains its heads); the head with the
@@ -304,6 +298,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         "n_overclusters": [Interval(Integral, 1, None, closed="left"), None],
         "supervised": ["boolean"],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "image_shape": ["array-like", None],
         "n_init": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
@@ -328,6 +323,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         n_overclusters=None,
         supervised=False,
         hidden_layer_sizes=(64,),
+        image_shape=None,
         n_init="auto",
         max_iter="auto",
         batch_size="auto",
@@ -356,6 +352,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self.n_overclusters = n_overclusters
         self.supervised = supervised
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.image_shape = image_shape
         self.n_init = n_init
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -366,8 +363,8 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_network(self, X, hidden_layer_sizes, n_heads):
-        encoder, width = mlp_encoder(X.shape[1], hidden_layer_sizes)
+    def _build_network(self, X, hidden_layer_sizes, n_heads, kind):
+        encoder, width = kind.encoder(X.shape[1], hidden_layer_sizes)
         # The two-view objectives use normalised (cosine) heads: the temperature alone
         # sets how peaked their softmax is, as in both references.
         temperature = None if self.objective == "minmax" else self.temperature
@@ -377,7 +374,9 @@ class SelfSupervisedClassifier(TorchClustererBase):
             overclustering = LinearHeads(width, self.n_overclusters, temperature=temperature)
         return ClusteringNetwork(standardizer(X), encoder, heads, overclustering)
 
-    def _batch_loss(self, network, data, neighbors, labels, propagated, generator, batch_size):
+    def _batch_loss(
+        self, network, data, neighbors, labels, propagated, generator, batch_size, kind
+    ):
         """The objective's ``batch_loss`` closure, drawing from ``generator``.
 
         With ``labels`` (-1 = unlabelled) the labelled rows' cross-entropy is added (and
@@ -386,7 +385,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         propagated labels' cross-entropy.
         """
         return with_label_terms(
-            self._unsupervised_loss(network, data, neighbors, generator, labels is not None),
+            self._unsupervised_loss(network, data, neighbors, generator, labels is not None, kind),
             network=network,
             data=data,
             labels=labels,
@@ -395,11 +394,11 @@ class SelfSupervisedClassifier(TorchClustererBase):
             batch_size=batch_size,
         )
 
-    def _unsupervised_loss(self, network, data, neighbors, generator, supervised):
+    def _unsupervised_loss(self, network, data, neighbors, generator, supervised, kind):
         if self.objective == "minmax":
             # Beside the labels' cross-entropies the graph needs a log-likelihood too.
             consistency_weight = SUPERVISED_CONSISTENCY_WEIGHT if supervised else 0.0
-            return minmax_objective(
+            return OBJECTIVES["minmax"](
                 network,
                 data,
                 neighbors,
@@ -412,19 +411,26 @@ class SelfSupervisedClassifier(TorchClustererBase):
                 consistency_weight=consistency_weight,
             )
         draw = view_sampler(
-            network, data, neighbors, generator, views=self.views, view_strength=self.view_strength
-        )
-        if self.objective == "self_classifier":
-            return self_classifier_objective(
-                network, draw, column_temperature=self.column_temperature / self.temperature
-            )
-        return iic_objective(
             network,
-            draw,
-            entropy_weight=self.entropy_weight,
-            consistency_weight=self.consistency_weight,
-            consistency_temperature=self.consistency_temperature,
+            data,
+            neighbors,
+            generator,
+            views=self.views,
+            view_strength=self.view_strength,
+            # The input kind's weak view moves both (a table's draws nothing). The
+            # min-max objective above sees the rows themselves: with random affine
+            # moves of the digits its accuracy fell from 0.921 to 0.809 (seeds 0-2).
+            first_view=kind.weak_view,
         )
+        settings = {
+            "self_classifier": {"column_temperature": self.column_temperature / self.temperature},
+            "iic": {
+                "entropy_weight": self.entropy_weight,
+                "consistency_weight": self.consistency_weight,
+                "consistency_temperature": self.consistency_temperature,
+            },
+        }
+        return OBJECTIVES[self.objective](network, draw, **settings[self.objective])
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -450,6 +456,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         schedule = self._schedule(n_samples)
         overclusters = 0 if self.objective == "minmax" else self.n_overclusters or 0
         device, seed, seeded_block = self._fit_setup()
+        kind = self._input_kind(X)
         self._count_on_graph(X, classes, seed, device)
         warn_small_batch(schedule.batch_size, max(self.n_clusters_, overclusters))
         neighbors = np.zeros((n_samples, 0), dtype=np.int32)
@@ -458,7 +465,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         ):
             # Mined in the user's space, as KMeans measures distances there; the
             # network still sees standardised inputs, which only eases its training.
-            neighbors = mine_neighbors(X, self.n_neighbors, random_state=seed)
+            neighbors = kind.mine(X, self.n_neighbors, random_state=seed)
         self.n_neighbors_ = neighbors.shape[1]
 
         self.n_init_ = AUTO_N_INIT if self.n_init == "auto" else self.n_init
@@ -467,7 +474,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
             neighbor_table = torch.tensor(neighbors, device=device)
             label_table = None if labels is None else torch.tensor(labels, device=device)
             propagated = propagated_labels(neighbors, labels, classes, self.n_clusters_, device)
-            network = self._build_network(X, hidden_layer_sizes, self.n_init_).to(device)
+            network = self._build_network(X, hidden_layer_sizes, self.n_init_, kind).to(device)
 
             def batch_loss(generator):
                 return self._batch_loss(
@@ -478,6 +485,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
                     propagated,
                     generator,
                     schedule.batch_size,
+                    kind,
                 )
 
             self.history_, _ = train_module(

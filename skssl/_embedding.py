@@ -179,13 +179,13 @@ def layout_start(neighbors, n_components, random_state):
     return start
 
 
-def graph_layout(X, neighbors, metric, generator, seed, device):
-    """The layout of ``X``'s mined neighbour graph in which the clusters are read.
+def graph_layout(distances, neighbors, generator, seed, device):
+    """The layout of a mined neighbour graph in which the clusters are read.
 
-    UMAP's fuzzy graph of the ``neighbors`` (distances in ``metric``), laid out in
+    UMAP's fuzzy graph of the ``neighbors`` at their ``distances``, laid out in
     ``LAYOUT_COMPONENTS`` dimensions from its spectral start by :func:`node_embedding`.
     """
-    graph = fuzzy_neighbor_graph(neighbor_distances(X, neighbors, metric), neighbors)
+    graph = fuzzy_neighbor_graph(distances, neighbors)
     return node_embedding(
         graph,
         layout_start(neighbors, LAYOUT_COMPONENTS, seed),

@@ -53,6 +53,23 @@ def resolve_metric(metric, n_features):
     return "cosine" if n_features >= AUTO_COSINE_MIN_FEATURES else "euclidean"
 
 
+def check_neighbor_count(n_neighbors, n_samples):
+    """``n_neighbors`` that ``n_samples`` rows can supply, with a UserWarning when clipped."""
+    if n_neighbors < 1 or n_samples < 2:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} must be at least 1, and X needs 2 rows (has {n_samples})."
+        )
+    if n_neighbors >= n_samples:
+        warnings.warn(
+            f"n_neighbors={n_neighbors} is not below n_samples={n_samples}: every other "
+            f"sample is used as a neighbour ({n_samples - 1}).",
+            UserWarning,
+            stacklevel=4,
+        )
+        n_neighbors = n_samples - 1
+    return n_neighbors
+
+
 def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_state=None):
     """Return the ``n_neighbors`` nearest neighbours of every row of ``X``, self excluded.
 
@@ -90,18 +107,7 @@ def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_
            [2]], dtype=int32)
     """
     n_samples = X.shape[0]
-    if n_neighbors < 1 or n_samples < 2:
-        raise ValueError(
-            f"n_neighbors={n_neighbors} must be at least 1, and X needs 2 rows (has {n_samples})."
-        )
-    if n_neighbors >= n_samples:
-        warnings.warn(
-            f"n_neighbors={n_neighbors} is not below n_samples={n_samples}: every other "
-            f"sample is used as a neighbour ({n_samples - 1}).",
-            UserWarning,
-            stacklevel=3,
-        )
-        n_neighbors = n_samples - 1
+    n_neighbors = check_neighbor_count(n_neighbors, n_samples)
     if method == "auto":
         method = "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
     if method == "exact":

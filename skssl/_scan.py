@@ -10,9 +10,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from torch.nn import functional as F
 
-from skssl._augment import gaussian_noise, neighbor_corrupt, neighbor_view
 from skssl._base import (
     N_CLUSTERS_CONSTRAINTS,
     TorchClustererBase,
@@ -24,9 +22,10 @@ from skssl._base import (
 from skssl._core import forward_in_chunks, train_module
 from skssl._density import density_partition
 from skssl._embedding import graph_layout
-from skssl._neighbors import mine_neighbors, resolve_metric
-from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
-from skssl._objectives import propagated_labels, with_label_terms
+from skssl._labels import propagated_labels, with_label_terms
+from skssl._neighbors import resolve_metric
+from skssl._networks import ClusteringNetwork, LinearHeads, standardizer
+from skssl._objectives import partition_objective, self_label_objective
 
 #: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
 #: of the training samples counts as collapsed (warned about).
@@ -41,34 +40,6 @@ PARTITION_STEPS = 300
 #: ...but never more passes than this: on wine's 178 rows (one batch a pass) 100
 #: passes scored as 300 did (0.921) in a third of the time.
 PARTITION_MAX_EPOCHS = 100
-
-
-def self_label_objective(network, data, threshold, strong_view):
-    """Batch loss of self-labelling: confident weak-view argmax as target of a strong view.
-
-    A sample is confident when its largest probability on the weak view (the
-    sample itself, without gradient) reaches ``threshold``. The cross-entropy is
-    class-balanced with ``w_c = n_confident / count_c`` over the batch's confident
-    samples; a batch without a confident sample is skipped.
-    """
-
-    def batch_loss(index, log):
-        x = data[index]
-        with torch.no_grad():
-            proba = network(x)
-        confidence, target = proba.max(dim=1)
-        confident = confidence >= threshold
-        log.add(cluster_counts=torch.bincount(target, minlength=proba.shape[1]))
-        n_confident = int(confident.sum())
-        if n_confident == 0:
-            return None
-        target = target[confident]
-        counts = torch.bincount(target, minlength=proba.shape[1]).to(x.dtype)
-        weight = torch.where(counts > 0, n_confident / counts.clamp(min=1), 0.0)
-        logits = network.heads(network.embed(strong_view(x[confident], index[confident])))[0]
-        return F.cross_entropy(logits, target, weight=weight)
-
-    return batch_loss
 
 
 def align_to_labels(partition, labels, n_clusters):
@@ -161,6 +132,7 @@ class SCANClusterer(TorchClustererBase):
     hidden_layer_sizes : array-like of int, default=(128,)
         Widths of the encoder's hidden ReLU layers, as in
         :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
+    %(image_shape)s
     max_iter : int or "auto", default="auto"
         Most passes over the data (epochs) that fit the network to the partition, as
         in :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most
@@ -285,6 +257,7 @@ class SCANClusterer(TorchClustererBase):
         "metric": [StrOptions({"auto", "cosine", "euclidean"})],
         "supervised": ["boolean"],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "image_shape": ["array-like", None],
     }
 
     def __init__(
@@ -299,6 +272,7 @@ class SCANClusterer(TorchClustererBase):
         metric="auto",
         supervised=False,
         hidden_layer_sizes=(128,),
+        image_shape=None,
         max_iter="auto",
         batch_size="auto",
         learning_rate_init=1e-2,
@@ -317,6 +291,7 @@ class SCANClusterer(TorchClustererBase):
         self.metric = metric
         self.supervised = supervised
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.image_shape = image_shape
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -326,8 +301,8 @@ class SCANClusterer(TorchClustererBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_network(self, X, hidden_layer_sizes):
-        encoder, width = mlp_encoder(X.shape[1], hidden_layer_sizes)
+    def _build_network(self, X, hidden_layer_sizes, kind):
+        encoder, width = kind.encoder(X.shape[1], hidden_layer_sizes)
         heads = LinearHeads(width, self.n_clusters_)
         return ClusteringNetwork(standardizer(X), encoder, heads)
 
@@ -364,18 +339,19 @@ class SCANClusterer(TorchClustererBase):
         # there: rescaling axes (standardising pixels, whitening PCA components) changes
         # which samples are near, and a StandardScaler in a Pipeline does it on request.
         self.metric_ = resolve_metric(self.metric, X.shape[1])
-        self.neighbors_ = mine_neighbors(
+        kind = self._input_kind(X)
+        self.neighbors_, distances = kind.mine_with_distances(
             X, self.n_neighbors, metric=self.metric_, random_state=seed
         )
         self.n_neighbors_ = self.neighbors_.shape[1]
         with seeded_block as generator:
             # The count comes from the layout, so the layout comes before the network.
-            layout = graph_layout(X, self.neighbors_, self.metric_, generator, seed, device)
+            layout = graph_layout(distances, self.neighbors_, generator, seed, device)
             hierarchy = self._resolve_n_clusters(layout, self.neighbors_, classes, seed)
             warn_small_batch(schedule.batch_size, self.n_clusters_)
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbors = torch.tensor(self.neighbors_, device=device)
-            network = self._build_network(X, hidden_layer_sizes).to(device)
+            network = self._build_network(X, hidden_layer_sizes, kind).to(device)
 
             propagated = propagated_labels(
                 self.neighbors_, labels, classes, self.n_clusters_, device
@@ -406,10 +382,11 @@ class SCANClusterer(TorchClustererBase):
                 schedule,
                 generator,
                 add_labels,
+                kind,
             )
             if self.self_labeling and stop != "interrupted":
                 self.history_ += self._self_label(
-                    network, data, neighbors, schedule, generator, add_labels
+                    network, data, neighbors, schedule, generator, add_labels, kind
                 )
         self.n_iter_ = len(self.history_)
         self._finish(network)
@@ -433,7 +410,7 @@ class SCANClusterer(TorchClustererBase):
         return partition
 
     def _fit_partition(
-        self, network, data, partition, trust, neighbors, schedule, generator, add_labels
+        self, network, data, partition, trust, neighbors, schedule, generator, add_labels, kind
     ):
         """Train the network to give the partition. Returns its history and why it stopped.
 
@@ -446,24 +423,9 @@ class SCANClusterer(TorchClustererBase):
         cost 60% more time, so it is left out there.
         """
 
-        def batch_loss(index, log):
-            size = index.shape[0]
-            if neighbors is not None:
-                index = torch.cat(
-                    [index, neighbor_view(index, neighbors, generator).to(index.device)]
-                )
-            logits = network.heads(network.embed(data[index]))[0]
-            anchors = logits[:size]
-            counts = torch.bincount(anchors.argmax(dim=1), minlength=logits.shape[1])
-            log.add(cluster_counts=counts)
-            fitted = F.cross_entropy(anchors, partition[index[:size]], reduction="none")
-            loss = (fitted * trust[index[:size]]).mean()
-            if neighbors is not None:
-                proba = torch.softmax(logits, dim=1)
-                agreement = (proba[:size] * proba[size:]).sum(dim=1)
-                loss = loss - torch.log(agreement.clamp_min(1e-8)).mean()
-            return loss
-
+        batch_loss = partition_objective(
+            network, data, partition, trust, generator, neighbors=neighbors, view=kind.weak_view
+        )
         return train_module(
             network,
             add_labels(batch_loss),
@@ -474,16 +436,18 @@ class SCANClusterer(TorchClustererBase):
             description="partition",
         )
 
-    def _self_label(self, network, data, neighbors, schedule, generator, add_labels):
+    def _self_label(self, network, data, neighbors, schedule, generator, add_labels, kind):
         """Self-labelling stage, until the confident set stops growing. Returns its history.
 
-        ``add_labels`` adds the labels' terms to a batch loss (supervised fits).
+        ``add_labels`` adds the labels' terms to a batch loss (supervised fits); the
+        strong views are ``kind``'s.
         """
         feature_std = network.standardize.scale
 
         def strong_view(x, index):
-            corrupted = neighbor_corrupt(x, index, data, neighbors, 0.2, generator)
-            return gaussian_noise(corrupted, 0.1, feature_std, generator)
+            return kind.strong_view(
+                x, generator, index=index, data=data, neighbors=neighbors, feature_std=feature_std
+            )
 
         fractions = []
 

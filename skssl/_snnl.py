@@ -12,14 +12,16 @@ from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
 )
-from torch.nn import functional as F
 
-from skssl._augment import gaussian_noise
-from skssl._base import TorchEstimatorBase, check_hidden_layer_sizes, read_partial_labels
+from skssl._base import (
+    TorchEstimatorBase,
+    check_hidden_layer_sizes,
+    read_partial_labels,
+    with_shared_parameter_docs,
+)
 from skssl._core import train_module
-from skssl._losses import soft_nearest_neighbor_loss
-from skssl._neighbors import mine_neighbors
 from skssl._networks import Autoencoder, Standardize
+from skssl._objectives import snnl_objective
 
 #: Anchors per step with ``batch_size="auto"`` (each brings a partner, so the loss
 #: compares 512 rows). On pendigits (30 neighbours, T=0.5, 2 seeds, a first version that
@@ -149,6 +151,7 @@ class _PartnerSampler:
         return torch.where(labelled, same_label, partners)
 
 
+@with_shared_parameter_docs
 class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEstimatorBase):
     """Autoencoder whose codes are shaped by the soft nearest neighbour loss (SNNL).
 
@@ -200,6 +203,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         Widths of the encoder's hidden layers (the decoder mirrors them). ``"auto"``
         means two layers of width ``2 * n_features`` kept within [64, 256]; the
         seed's ``(500, 500, 2000)`` suits MNIST-sized inputs.
+    %(image_shape)s
     snnl_weight : float, default=1.0
         Weight of the soft nearest neighbour loss against the reconstruction. KMeans
         on the codes (seeds 0-2) scored, at weights 0.25, 1 and 4: 0.848, 0.860 and
@@ -331,6 +335,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
             StrOptions({"auto"}),
         ],
         "snnl_weight": [Interval(Real, 0, None, closed="left")],
+        "image_shape": ["array-like", None],
         "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "temperature_schedule": [StrOptions({"fixed", "annealed", "learned"})],
         "distance": [StrOptions({"cosine", "euclidean"})],
@@ -351,6 +356,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         supervised=False,
         input_noise="auto",
         n_neighbors=30,
+        image_shape=None,
         max_iter="auto",
         batch_size="auto",
         learning_rate_init=3e-3,
@@ -369,6 +375,7 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         self.supervised = supervised
         self.input_noise = input_noise
         self.n_neighbors = n_neighbors
+        self.image_shape = image_shape
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -419,8 +426,11 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
             schedule = replace(schedule, max_iter=n_epochs)
         device, seed, seeded_block = self._fit_setup()
         scaler = input_scaler(X)
-        neighbors = mine_neighbors(
-            (X - scaler.mean.numpy()) / scaler.scale.numpy(), self.n_neighbors, random_state=seed
+        kind = self._input_kind(X)
+        neighbors = kind.mine(
+            kind.mining_space(X, scaler.mean.numpy(), scaler.scale.numpy()),
+            self.n_neighbors,
+            random_state=seed,
         )
         self.n_neighbors_ = neighbors.shape[1]
 
@@ -482,8 +492,12 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         log_temperature,
         generator,
     ):
-        """The ``batch_loss`` closure (reconstruction + weighted SNNL of the codes)."""
-        feature_std = network.standardize.scale
+        """:func:`~skssl._objectives.snnl_objective` with this fit's temperature schedule.
+
+        The network sees the rows themselves, images too: with an image's random
+        affine moves as its input, KMeans on the digits' codes scored
+        0.906 against 0.912 without (seeds 0-2).
+        """
 
         def temperature_at(epoch):
             if self.temperature_schedule == "learned":
@@ -492,30 +506,17 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
                 return start_temperature / (1 + epoch) ** ANNEALING_EXPONENT
             return start_temperature
 
-        def noisy(x):
-            if self.input_noise_ == 0:
-                return x  # draws nothing, so the generator's stream is unchanged
-            return gaussian_noise(x, self.input_noise_, feature_std, generator)
-
-        def batch_loss(index, log):
-            rows = torch.cat([index, partners(index)])
-            x = data[rows]
-            code = network(noisy(x))
-            reconstruction = F.mse_loss(
-                network.reconstruct_standardized(code), network.standardize(x)
-            )
-            temperature = temperature_at(log.epoch)
-            # The anchors are the first rows; their partners only serve as candidates.
-            mask = positive_mask(rows, neighbors, labels)[: index.shape[0]]
-            snnl = soft_nearest_neighbor_loss(code, mask, temperature, self.distance)[0]
-            log.add(
-                reconstruction=reconstruction,
-                snnl=snnl,
-                temperature=torch.as_tensor(temperature, dtype=torch.float64, device=x.device),
-            )
-            return reconstruction + self.snnl_weight * snnl
-
-        return batch_loss
+        return snnl_objective(
+            network,
+            data,
+            partners,
+            lambda rows: positive_mask(rows, neighbors, labels),
+            temperature_at,
+            generator,
+            snnl_weight=self.snnl_weight,
+            distance=self.distance,
+            input_noise=self.input_noise_,
+        )
 
     def transform(self, X):
         """Codes of ``X``.

@@ -80,3 +80,47 @@ def test_cluster_rejects_a_count_that_is_neither_an_integer_nor_auto(blobs_csv, 
     result = run("cluster", str(path), "--n-clusters", "many", cwd=tmp_path)
     assert result.returncode == 2
     assert "expected an integer or 'auto', got 'many'" in result.stderr
+
+
+@pytest.fixture
+def digits_csv(tmp_path):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=3, return_X_y=True)
+    header = ",".join(f"p{i}" for i in range(X.shape[1]))
+    np.savetxt(tmp_path / "digits.csv", X, delimiter=",", header=header, comments="")
+    return tmp_path / "digits.csv", y
+
+
+def test_cluster_reads_rows_as_images(digits_csv, tmp_path):
+    path, y = digits_csv
+    result = run(
+        "cluster",
+        str(path),
+        "--n-clusters",
+        "3",
+        "--image-shape",
+        "8x8",
+        "--output",
+        "labels.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    labels = np.loadtxt(tmp_path / "labels.csv", skiprows=1)
+    assert hungarian_accuracy_score(y, labels) > 0.95
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ("8x9", "holds 72 values per image, but"),
+        ("8", "expected HxW or HxWxC"),
+        ("0x8", "positive"),
+    ],
+)
+def test_cluster_rejects_an_image_shape_that_does_not_fit(digits_csv, tmp_path, shape, message):
+    path, _ = digits_csv
+    result = run("cluster", str(path), "--n-clusters", "3", "--image-shape", shape, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
