@@ -11,7 +11,8 @@ by its accuracy on the unlabelled rows:
 - ``SCANClusterer(10, supervised=True)`` and ``SelfSupervisedClassifier(10,
   supervised=True)``, defaults otherwise;
 - the same two estimators unsupervised (``fit(X)``), Hungarian-matched on the
-  unlabelled rows: what the labels add.
+  unlabelled rows: what the labels add;
+- all four again with ``image_shape`` (the rows read as images).
 
 Seeds 0, 1, 2 draw the labelled rows and seed the estimators. Writes
 ``benchmarks/results/semi_supervised.json`` (one record per fit, kept between runs so a
@@ -26,6 +27,7 @@ import json
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,41 @@ UNSUPERVISED = {
     ),
 }
 
+#: The rows' image shapes, and the methods that read the rows as images: ``(seed, shape)``.
+IMAGE_SHAPES = {"digits": (8, 8), "usps": (16, 16)}
+IMAGE_PEERS = {
+    "SCANClusterer(image_shape, supervised=True)": lambda seed, shape: SCANClusterer(
+        10, image_shape=shape, supervised=True, random_state=seed, device="cpu"
+    ),
+    "SelfSupervisedClassifier(image_shape, supervised=True)": lambda seed, shape: (
+        SelfSupervisedClassifier(
+            10, image_shape=shape, supervised=True, random_state=seed, device="cpu"
+        )
+    ),
+}
+IMAGE_UNSUPERVISED = {
+    "SCANClusterer(image_shape), no labels": lambda seed, shape: SCANClusterer(
+        10, image_shape=shape, random_state=seed, device="cpu"
+    ),
+    "SelfSupervisedClassifier(image_shape), no labels": lambda seed, shape: (
+        SelfSupervisedClassifier(10, image_shape=shape, random_state=seed, device="cpu")
+    ),
+}
+ALL_METHODS = [*PEERS, *IMAGE_PEERS, *UNSUPERVISED, *IMAGE_UNSUPERVISED]
+
+
+def factory(method, dataset):
+    """``seed -> model`` of ``method`` on ``dataset``; ``(is_supervised, factory)``."""
+    for table, supervised in ((PEERS, True), (UNSUPERVISED, False)):
+        if method in table:
+            return supervised, table[method]
+    shape = IMAGE_SHAPES.get(dataset)
+    if method in IMAGE_PEERS:
+        return True, partial(IMAGE_PEERS[method], shape=shape)
+    if method in IMAGE_UNSUPERVISED:
+        return False, partial(IMAGE_UNSUPERVISED[method], shape=shape)
+    raise ValueError(f"unknown method {method!r}")
+
 
 def partly_labelled(y, fraction, seed):
     """``y`` with all but a stratified ``fraction`` of the rows set to -1."""
@@ -89,11 +126,12 @@ def run(dataset, methods, records):
     done = {(r["dataset"], r["method"], r["fraction"], r["seed"]) for r in records}
     for seed in SEEDS:
         for method in methods:
-            if method in UNSUPERVISED:
+            supervised, make = factory(method, dataset)
+            if not supervised:
                 todo = [f for f in FRACTIONS if (dataset, method, f, seed) not in done]
                 if not todo:
                     continue
-                model, seconds = timed_fit(UNSUPERVISED[method](seed), X)
+                model, seconds = timed_fit(make(seed), X)
                 for fraction in todo:
                     unlabelled = partly_labelled(y, fraction, seed) == -1
                     accuracy = hungarian_accuracy_score(y[unlabelled], model.labels_[unlabelled])
@@ -103,7 +141,7 @@ def run(dataset, methods, records):
                 if (dataset, method, fraction, seed) in done:
                     continue
                 partial = partly_labelled(y, fraction, seed)
-                model, seconds = timed_fit(PEERS[method](seed), X, partial)
+                model, seconds = timed_fit(make(seed), X, partial)
                 unlabelled = partial == -1
                 accuracy = float(np.mean(model.predict(X[unlabelled]) == y[unlabelled]))
                 records.append(record(dataset, method, fraction, seed, accuracy, seconds))
@@ -152,7 +190,7 @@ def table(records, methods):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "usps"])
-    parser.add_argument("--methods", nargs="+", default=[*PEERS, *UNSUPERVISED])
+    parser.add_argument("--methods", nargs="+", default=ALL_METHODS, choices=ALL_METHODS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "semi_supervised.json"
@@ -160,7 +198,7 @@ def main():
     for dataset in args.datasets:
         run(dataset, args.methods, records)
         save(records)
-    methods = [*PEERS, *UNSUPERVISED]
+    methods = ALL_METHODS
     text = (
         "Accuracy on the unlabelled rows, mean over seeds (their count in brackets); "
         "unsupervised rows are Hungarian-matched. Fit time: median over all its fits, "
