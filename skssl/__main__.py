@@ -130,12 +130,13 @@ def _cluster(args):
     if args.n_clusters != "auto" and not 1 <= args.n_clusters <= X.shape[0]:
         raise DataError(f"--n-clusters must be between 1 and the {X.shape[0]} rows of {args.data}.")
     make = {"scan": skssl.SCANClusterer, "ssc": skssl.SelfSupervisedClassifier}[args.estimator]
-    if args.image_shape is not None and np.prod(args.image_shape) != X.shape[1]:
-        shape = "x".join(map(str, args.image_shape))
-        raise DataError(
-            f"--image-shape {shape} holds {np.prod(args.image_shape)} values per image, "
-            f"but {args.data} has {X.shape[1]} columns."
-        )
+    if args.image_shape is not None:
+        from skssl._input import check_image_shape
+
+        try:
+            check_image_shape(args.image_shape, X.shape[1])
+        except ValueError as error:
+            raise DataError(f"--image-shape: {error}") from None
     estimator = make(
         n_clusters=args.n_clusters,
         image_shape=args.image_shape,

@@ -317,10 +317,11 @@ class TorchClustererBase(
             )
         return hierarchy
 
-    def _count_on_graph(self, X, classes, seed, device):
+    def _count_on_graph(self, X, kind, classes, seed, device):
         """``n_clusters_`` of an estimator without a layout of its own: SCAN's graph and layout.
 
-        The ``GRAPH_NEIGHBORS`` neighbours (metric ``"auto"``) are laid out as in
+        The ``GRAPH_NEIGHBORS`` neighbours (metric ``"auto"``), mined by the fit's input
+        ``kind``, are laid out as in
         :class:`~skssl.SCANClusterer`, from a generator of their own, so that the fit's
         random stream is that of a fit with the count given.
         """
@@ -328,7 +329,7 @@ class TorchClustererBase(
             self._resolve_n_clusters(None, None, classes, seed)
             return
         metric = resolve_metric("auto", X.shape[1])
-        neighbors, distances = self._input_kind(X).mine_with_distances(
+        neighbors, distances = kind.mine_with_distances(
             X, GRAPH_NEIGHBORS, metric=metric, random_state=seed
         )
         generator = torch.Generator().manual_seed(seed)

@@ -457,7 +457,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         overclusters = 0 if self.objective == "minmax" else self.n_overclusters or 0
         device, seed, seeded_block = self._fit_setup()
         kind = self._input_kind(X)
-        self._count_on_graph(X, classes, seed, device)
+        self._count_on_graph(X, kind, classes, seed, device)
         warn_small_batch(schedule.batch_size, max(self.n_clusters_, overclusters))
         neighbors = np.zeros((n_samples, 0), dtype=np.int32)
         if needs_neighbors(self.objective, self.views) or spreads_labels(

@@ -70,6 +70,35 @@ def check_neighbor_count(n_neighbors, n_samples):
     return n_neighbors
 
 
+def search_method(method, n_samples):
+    """``method`` with ``"auto"`` resolved: exact up to ``EXACT_SEARCH_MAX_SAMPLES`` rows."""
+    if method == "auto":
+        return "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
+    if method not in ("exact", "approximate"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'approximate', got {method!r}.")
+    return method
+
+
+def approximate_index(X, n_neighbors, *, metric="euclidean", random_state=None, queryable=False):
+    """PyNNDescent's index of ``X``, its graph built with at least ``n_neighbors`` (self included).
+
+    Imported here only: its numba code compiles on the first call in every process.
+    ``queryable`` keeps the search tree that ``query`` needs (``compressed=False``).
+    """
+    from pynndescent import NNDescent
+
+    build = min(X.shape[0] - 1, max(APPROXIMATE_BUILD_NEIGHBORS, n_neighbors))
+    return NNDescent(
+        np.asarray(X, dtype=np.float32),
+        n_neighbors=build + 1,
+        max_candidates=max(APPROXIMATE_MAX_CANDIDATES, build + 1),
+        metric=metric,
+        random_state=random_state,
+        low_memory=True,
+        compressed=not queryable,
+    )
+
+
 def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_state=None):
     """Return the ``n_neighbors`` nearest neighbours of every row of ``X``, self excluded.
 
@@ -108,8 +137,7 @@ def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_
     """
     n_samples = X.shape[0]
     n_neighbors = check_neighbor_count(n_neighbors, n_samples)
-    if method == "auto":
-        method = "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
+    method = search_method(method, n_samples)
     if method == "exact":
         if metric == "cosine":
             # Euclidean distances between unit rows rank as cosine distances do, and
@@ -122,20 +150,7 @@ def mine_neighbors(X, n_neighbors, *, metric="euclidean", method="auto", random_
         # them at once, which dominated peak memory of 10^4-row cosine fits.
         with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
             return search.fit(X).kneighbors(return_distance=False).astype(np.int32)
-    if method != "approximate":
-        raise ValueError(f"method must be 'auto', 'exact' or 'approximate', got {method!r}.")
-    from pynndescent import NNDescent
-
-    build = min(n_samples - 1, max(APPROXIMATE_BUILD_NEIGHBORS, n_neighbors + 1))
-    index = NNDescent(
-        np.asarray(X, dtype=np.float32),
-        n_neighbors=build + 1,
-        max_candidates=max(APPROXIMATE_MAX_CANDIDATES, build + 1),
-        metric=metric,
-        random_state=random_state,
-        low_memory=True,
-        compressed=True,
-    )
+    index = approximate_index(X, n_neighbors + 1, metric=metric, random_state=random_state)
     indices, _ = index.neighbor_graph
     return _drop_self(indices)[:, :n_neighbors].astype(np.int32)
 

@@ -113,7 +113,7 @@ def test_cluster_reads_rows_as_images(digits_csv, tmp_path):
 @pytest.mark.parametrize(
     "shape, message",
     [
-        ("8x9", "holds 72 values per image, but"),
+        ("8x9", "holds 72 values per image but X has 64 features"),
         ("8", "expected HxW or HxWxC"),
         ("0x8", "positive"),
     ],
