@@ -364,7 +364,9 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self.verbose = verbose
 
     def _build_network(self, X, hidden_layer_sizes, n_heads, kind):
-        encoder, width = kind.encoder(X.shape[1], hidden_layer_sizes)
+        # On images the MLP, not the convolutional encoder: min-max with convolutions
+        # put USPS in one cluster (0.167 against the MLP's 0.811, seed 0) in 4x the time.
+        encoder, width = kind.encoder(X.shape[1], hidden_layer_sizes, convolutional=False)
         # The two-view objectives use normalised (cosine) heads: the temperature alone
         # sets how peaked their softmax is, as in both references.
         temperature = None if self.objective == "minmax" else self.temperature

@@ -7,13 +7,15 @@ that object, never the rows themselves:
 - ``mine_with_distances(...)``: the same with their distances, which weigh the graph;
 - ``weak_view(x, generator)`` and ``strong_view(x, generator)``: random training views
   of a batch of rows (the consistency terms use weak ones, self-labelling strong ones);
-- ``encoder(n_features, hidden_layer_sizes)``: the layers that read the rows.
+- ``encoder(n_features, hidden_layer_sizes, convolutional=True)``: the layers that read
+  the rows (an estimator whose objective cannot train convolutions asks for none).
 
 :class:`TabularInput` is a table of features, today's behaviour: neighbours in the
 given space, no weak view (a row is its own view) and an MLP. :class:`ImageInput`
 reads each row as an image flattened in C order: neighbours are mined under one-pixel
 shifts (the distance of two images is the smallest over the moved copies of one of
-them), and views are random affine moves. A third kind is one more
+them), views are random affine moves, and images of 16 pixels a side and more are read
+by convolutions before the dense layers. A third kind is one more
 class here and a parameter in the estimators.
 """
 
@@ -35,7 +37,7 @@ from skssl._neighbors import (
     mine_neighbors,
     search_method,
 )
-from skssl._networks import mlp_encoder
+from skssl._networks import ConvEncoder, mlp_encoder
 
 #: The moved copies under which image neighbours are mined: the image itself and its 8
 #: shifts by ``MINING_SHIFT_PIXELS`` along each axis and diagonal. Whole pixels, so the
@@ -48,6 +50,15 @@ MINING_SHIFT_PIXELS = 1
 #: 2018: shifts and rotations of 10%), the strong one about twice as far.
 WEAK_VIEW = {"rotation": 10.0, "shift": 0.1, "scale": 0.1}
 STRONG_VIEW = {"rotation": 20.0, "shift": 0.15, "scale": 0.2}
+
+
+#: Output channels of the image encoder's convolution stages, each of which halves the
+#: sides. Images with room for every stage at a 4 x 4 map or more (sides of 16 and up)
+#: get them before the dense layers; SCAN on USPS (16 x 16) rose from 0.970 with the
+#: MLP to 0.976 (seeds 0-2), where 16 and 32 channels scored 0.977 in 70% more
+#: training time. Smaller images keep the MLP: on the digits (8 x 8) one stage scored
+#: 0.937 and two 0.89, against the MLP's 0.944.
+CONV_CHANNELS = (8, 16)
 
 
 def check_image_shape(image_shape, n_features):
@@ -102,7 +113,7 @@ class TabularInput:
         corrupted = neighbor_corrupt(x, index, data, neighbors, 0.2, generator)
         return gaussian_noise(corrupted, 0.1, feature_std, generator)
 
-    def encoder(self, n_features, hidden_layer_sizes):
+    def encoder(self, n_features, hidden_layer_sizes, *, convolutional=True):
         return mlp_encoder(n_features, hidden_layer_sizes)
 
 
@@ -239,5 +250,11 @@ class ImageInput:
     def strong_view(self, x, generator, **_):
         return random_affine(x, self.image_shape, generator, **STRONG_VIEW)
 
-    def encoder(self, n_features, hidden_layer_sizes):
-        return mlp_encoder(n_features, hidden_layer_sizes)
+    def encoder(self, n_features, hidden_layer_sizes, *, convolutional=True):
+        """:data:`CONV_CHANNELS` stages, then ``hidden_layer_sizes``, where the image has
+        room for them; the MLP on smaller images, or when not ``convolutional``."""
+        smallest_map = min(self.image_shape[:2]) // 2 ** len(CONV_CHANNELS)
+        if not convolutional or smallest_map < 4:
+            return mlp_encoder(n_features, hidden_layer_sizes)
+        encoder = ConvEncoder(self.image_shape, CONV_CHANNELS, hidden_layer_sizes)
+        return encoder, encoder.width

@@ -1,4 +1,4 @@
-"""Small Torch networks: MLP encoders, cluster heads and the autoencoder.
+"""Small Torch networks: MLP and convolutional encoders, cluster heads and the autoencoder.
 
 Every network starts with :class:`Standardize`, whose buffers hold the training
 data's mean and spread, so that inputs of any scale (1e-8 or 1e8) reach the first
@@ -56,6 +56,56 @@ def mlp_encoder(n_features, hidden_layer_sizes):
     if not hidden_layer_sizes:
         return nn.Identity(), n_features
     return mlp((n_features, *hidden_layer_sizes), activate_last=True), hidden_layer_sizes[-1]
+
+
+class ConvEncoder(nn.Module):
+    """Images through 3x3 convolution stages, then ReLU layers of ``hidden_layer_sizes``.
+
+    Each stage is ``Conv2d(3x3, padding 1) -> ReLU -> MaxPool2d(2)``, halving the sides.
+    Rows come flattened in C order, ``(height, width, channels)``, as every estimator
+    takes them.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(height, width, channels)``.
+    channels : sequence of int
+        Output channels of each stage.
+    hidden_layer_sizes : sequence of int
+        Widths of the ReLU layers on the flattened maps; empty for none.
+    """
+
+    def __init__(self, image_shape, channels, hidden_layer_sizes):
+        super().__init__()
+        self.image_shape = tuple(int(side) for side in image_shape)
+        self.channels = tuple(int(n) for n in channels)
+        height, width, n_in = self.image_shape
+        layers = []
+        for n_out in self.channels:
+            layers += [nn.Conv2d(n_in, n_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            n_in, height, width = n_out, height // 2, width // 2
+        self.stages = nn.Sequential(*layers)
+        self.dense, self.width = mlp_encoder(n_in * height * width, hidden_layer_sizes)
+
+    def forward(self, x):
+        height, width, channels = self.image_shape
+        images = x.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+        return self.dense(self.stages(images).flatten(1))
+
+    def architecture(self):
+        """The arguments that rebuild these stages (the dense widths are the network's)."""
+        return {"image_shape": list(self.image_shape), "channels": list(self.channels)}
+
+
+def encoder_from_architecture(n_features, hidden_layer_sizes, convolutions=None):
+    """The MLP encoder, or with ``convolutions`` (a :meth:`ConvEncoder.architecture`) the
+    convolutional one, and its output width."""
+    if convolutions is None:
+        return mlp_encoder(n_features, hidden_layer_sizes)
+    encoder = ConvEncoder(convolutions["image_shape"], convolutions["channels"], hidden_layer_sizes)
+    if int(np.prod(encoder.image_shape)) != n_features:
+        raise ValueError(f"image_shape {encoder.image_shape} does not hold {n_features} features")
+    return encoder, encoder.width
 
 
 class LinearHeads(nn.Module):
@@ -173,6 +223,12 @@ class ClusteringNetwork(nn.Module):
             "kind": "clustering",
             "n_features": self.standardize.mean.shape[0],
             "hidden_layer_sizes": _widths(self.encoder),
+            # Absent from the records of MLP networks, older files included.
+            **(
+                {"convolutions": self.encoder.architecture()}
+                if isinstance(self.encoder, ConvEncoder)
+                else {}
+            ),
             "heads": self.heads.architecture(),
             "overclustering": None if overclustering is None else overclustering.architecture(),
         }
@@ -249,7 +305,11 @@ def build_network(architecture):
         if kind == "clustering":
             n_features = architecture["n_features"]
             standardize = Standardize(torch.zeros(n_features), torch.ones(n_features))
-            encoder, _ = mlp_encoder(n_features, tuple(architecture["hidden_layer_sizes"]))
+            encoder, _ = encoder_from_architecture(
+                n_features,
+                tuple(architecture["hidden_layer_sizes"]),
+                architecture.get("convolutions"),
+            )
             heads = LinearHeads(**architecture["heads"])
             overclustering = architecture["overclustering"]
             if overclustering is not None:

@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 
 from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
 from skssl._input import (
+    CONV_CHANNELS,
     ImageInput,
     TabularInput,
     affine_move,
@@ -15,6 +16,7 @@ from skssl._input import (
     mining_maps,
     random_affine,
 )
+from skssl._networks import ConvEncoder
 
 ESTIMATORS = [SCANClusterer, SelfSupervisedClassifier, SNNLTransformer]
 
@@ -51,6 +53,31 @@ def test_image_shape_takes_channels_and_names_the_kind():
     assert check_image_shape(np.array([8, 8]), 64) == (8, 8, 1)
     assert isinstance(input_kind(None, 7), TabularInput)
     assert isinstance(input_kind((8, 8), 64), ImageInput)
+
+
+@pytest.mark.parametrize(
+    "shape, convolved", [((16, 16), True), ((28, 28, 3), True), ((8, 8), False), ((15, 40), False)]
+)
+def test_images_with_room_for_the_stages_are_convolved(shape, convolved):
+    kind = input_kind(shape, int(np.prod(shape)))
+    encoder, width = kind.encoder(int(np.prod(shape)), (32,))
+    assert isinstance(encoder, ConvEncoder) is convolved
+    x = torch.rand(5, int(np.prod(shape)))
+    assert encoder(x).shape == (5, 32) and width == 32
+    if convolved:
+        # No dense layers: the last stage's maps, flattened.
+        bare, bare_width = kind.encoder(int(np.prod(shape)), ())
+        sides = np.array(shape[:2]) // 2 ** len(CONV_CHANNELS)
+        assert bare_width == CONV_CHANNELS[-1] * sides.prod() == bare(x).shape[1]
+
+
+def test_the_convolutions_read_the_rows_in_c_order():
+    """A pixel's value reaches the same maps whether given as an image or as its row."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder((16, 16, 3), (4,), ())
+    images = torch.rand(2, 16, 16, 3)
+    maps = encoder.stages(images.permute(0, 3, 1, 2)).flatten(1)
+    torch.testing.assert_close(encoder(images.reshape(2, -1)), maps)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -14,7 +14,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
-from skssl._networks import FORMAT_VERSION
+from skssl._networks import FORMAT_VERSION, ConvEncoder
 
 SMALL = {"max_iter": 3, "random_state": 0, "device": "cpu"}
 FACTORIES = {
@@ -80,6 +80,22 @@ def test_skops_audit_lists_only_the_estimator_and_loads_exactly(fitted, digits, 
     assert untrusted == [f"{type(model).__module__}.{name}"]
     restored = sio.loads(data, trusted=untrusted)
     assert_same_outputs(model, restored, digits[0])
+
+
+def test_a_convolutional_image_fit_round_trips_exactly(digits):
+    # The digits drawn at 16 x 16 (each pixel 2 x 2): room for the convolution stages.
+    X = np.kron(digits[0].reshape(-1, 8, 8), np.ones((2, 2))).reshape(len(digits[0]), -1)
+    model = SCANClusterer(10, n_neighbors=5, image_shape=(16, 16), **SMALL).fit(X)
+    assert isinstance(model.module_.encoder, ConvEncoder)
+    assert_same_outputs(model, pickle.loads(pickle.dumps(model)), X)
+    sio = pytest.importorskip("skops.io")
+    data = sio.dumps(model)
+    assert_same_outputs(model, sio.loads(data, trusted=sio.get_untrusted_types(data=data)), X)
+    state = copy.deepcopy(model.__getstate__())
+    state["module_"]["architecture"]["convolutions"]["image_shape"] = [8, 8, 1]
+    blank = SCANClusterer.__new__(SCANClusterer)
+    with pytest.raises(ValueError, match="architecture is invalid.*does not hold 256 features"):
+        blank.__setstate__(state)
 
 
 def test_loading_draws_no_torch_random_numbers(fitted):
