@@ -222,8 +222,10 @@ SHARED_PARAMETER_DOCS = {
         moved copies of one), and where views are drawn (SCAN's partition fit and
         self-labelling, the two-view objectives) they are random affine moves of the
         images (rotations of 10 degrees, shifts and scalings of 10%, DEC-DA's; twice
-        that for self-labelling). The user guide's *Images* page measures both. Its
-        product must equal ``n_features``.""",
+        that for self-labelling). SCAN reads images of 16 pixels a side and more
+        through two 3x3 convolution stages before ``hidden_layer_sizes`` (USPS: 0.976
+        against the MLP's 0.970); the other estimators keep the MLP. The user guide's
+        *Images* page measures these choices. Its product must equal ``n_features``.""",
     "n_clusters_attributes": """n_clusters_ : int
         The number of clusters: ``n_clusters``, or the count ``"auto"`` found.
     n_clusters_search_ : dict of ndarray

@@ -10,10 +10,10 @@ from skssl._input import (
     CONV_CHANNELS,
     ImageInput,
     TabularInput,
+    affine_maps,
     affine_move,
     check_image_shape,
     input_kind,
-    mining_maps,
     random_affine,
 )
 from skssl._networks import ConvEncoder
@@ -88,14 +88,23 @@ def test_predict_rejects_rows_of_another_size(digits, Estimator):
         model.transform(X[:, :63])
 
 
+def one_pixel_maps(shape):
+    """The identity and the 8 one-pixel shifts as affine maps, for reference."""
+    moves = [(dx / shape[1], dy / shape[0]) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    shift_x, shift_y = (torch.tensor(v, dtype=torch.float64) for v in zip(*moves))
+    return affine_maps(torch.zeros(9, dtype=torch.float64), shift_x, shift_y, torch.ones(9))
+
+
 def test_one_pixel_mining_shift_moves_the_grid_exactly():
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(3, 5, 7)).astype(np.float32)
     x = torch.as_tensor(images.reshape(3, -1))
-    moved = [
-        affine_move(x, (5, 7, 1), theta.expand(3, 2, 3)).numpy() for theta in mining_maps((5, 7))
-    ]
+    moved = list(ImageInput((5, 7, 1)).moved_copies(x.numpy()))
     assert len(moved) == 9
+    # The same copies as the interpolating move by a whole pixel, in some order.
+    for theta in one_pixel_maps((5, 7)):
+        by_affine = affine_move(x, (5, 7, 1), theta.expand(3, 2, 3)).numpy()
+        assert any(np.allclose(by_affine, copy, atol=1e-6) for copy in moved)
     np.testing.assert_allclose(moved[0], x.numpy(), atol=1e-6)
     # Every shift is by one whole pixel: inside the border it is the image rolled.
     rolled = {
@@ -135,7 +144,7 @@ def brute_force_neighbors(X, shape, k):
     x = torch.as_tensor(X, dtype=torch.float32)
     copies = [
         affine_move(x, shape, t.expand(len(X), 2, 3)).numpy().astype(np.float64)
-        for t in mining_maps(shape)
+        for t in one_pixel_maps(shape)
     ]
     unit = X / np.linalg.norm(X, axis=1, keepdims=True)
     distance = np.full((len(X), len(X)), np.inf)
