@@ -157,11 +157,34 @@ def random_affine(x, image_shape, generator, *, rotation, shift, scale):
     )
 
 
-def mining_shifts():
+def mining_shifts(*, opposites=True):
     """The fixed mining moves as whole-pixel ``(rows, columns)`` shifts, identity first:
-    :data:`MINING_SHIFT_PIXELS` along each axis and diagonal."""
+    :data:`MINING_SHIFT_PIXELS` along each axis and diagonal.
+
+    Without ``opposites``, one shift of each opposite pair (4 of the 8).
+    """
     step = MINING_SHIFT_PIXELS
-    return [(rows, columns) for columns in (0, -step, step) for rows in (0, -step, step)]
+    shifts = [(rows, columns) for columns in (0, -step, step) for rows in (0, -step, step)]
+    return [shift for shift in shifts if opposites or shift >= (0, 0)]
+
+
+def _reverse_lists(indices, distances, width):
+    """Row ``j``'s ``width`` nearest among the rows ``i`` whose lists hold ``j``.
+
+    Padded with the row itself at an infinite distance, which the merge drops.
+    """
+    n_samples = indices.shape[0]
+    sources = np.repeat(np.arange(n_samples), indices.shape[1])
+    targets, distances = indices.ravel(), distances.ravel()
+    order = np.lexsort((distances, targets))
+    sources, targets, distances = sources[order], targets[order], distances[order]
+    rank = np.arange(targets.shape[0]) - np.searchsorted(targets, targets)
+    keep = rank < width
+    reverse = np.tile(np.arange(n_samples)[:, None], (1, width))
+    reverse_distances = np.full((n_samples, width), np.inf)
+    reverse[targets[keep], rank[keep]] = sources[keep]
+    reverse_distances[targets[keep], rank[keep]] = distances[keep]
+    return reverse, reverse_distances
 
 
 def shift_images(X, image_shape, rows, columns):
@@ -203,10 +226,10 @@ class ImageInput:
     def __init__(self, image_shape):
         self.image_shape = image_shape
 
-    def moved_copies(self, X):
+    def moved_copies(self, X, *, opposites=True):
         """Every image of ``X`` under each mining move in turn, identity first (float32)."""
         x = np.asarray(X, dtype=np.float32)
-        for rows, columns in mining_shifts():
+        for rows, columns in mining_shifts(opposites=opposites):
             yield shift_images(x, self.image_shape, rows, columns)
 
     def mine_with_distances(
@@ -220,38 +243,40 @@ class ImageInput:
         move is among that move's ``n_neighbors + 1`` nearest (the ``+ 1`` for the
         image itself). Exact search up to ``EXACT_SEARCH_MAX_SAMPLES`` rows (or with
         ``method="exact"``), above it PyNNDescent's index of the rows: its own graph
-        gives the unmoved copy's candidates, and it is queried with each moved copy.
+        gives the unmoved copy's candidates, and it is queried with one shift of each
+        opposite pair, each pair found serving both of its rows.
         """
         n_samples = X.shape[0]
         n_neighbors = check_neighbor_count(n_neighbors, n_samples)
         cosine = metric == "cosine"
-        # Single precision: the nine searches are matrix products, twice as fast in it.
-        base = np.asarray(normalize(X) if cosine else X, dtype=np.float32)
+
+        def prepared(rows):
+            # Single precision: the searches are matrix products, twice as fast in it.
+            return np.asarray(normalize(rows) if cosine else rows, dtype=np.float32)
+
+        base = prepared(X)
         width = min(n_samples, n_neighbors + 1)
-        copies = self.moved_copies(X)
         if search_method(method, n_samples) == "exact":
             search = NearestNeighbors(n_neighbors=width, algorithm="brute").fit(base)
-
-            def nearest(queries):
-                with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
-                    distances, indices = search.kneighbors(queries)
-                return indices, distances.astype(np.float64)
-
             found = []
+            for copy in self.moved_copies(X):
+                with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
+                    distances, indices = search.kneighbors(prepared(copy))
+                found.append((indices, distances.astype(np.float64)))
         else:
             index = approximate_index(base, width, random_state=random_state, queryable=True)
-
-            def nearest(queries):
-                indices, distances = index.query(queries.astype(np.float32), k=width)
-                return indices, distances.astype(np.float64)
-
             # The unmoved copy's query would repeat the index's graph (Fashion-MNIST:
             # 99% the same neighbours and the same purity, for 9 s of the 80 s).
-            next(copies)
             indices, distances = index.neighbor_graph
             found = [(indices[:, :width], distances[:, :width].astype(np.float64))]
-
-        found += [nearest(normalize(copy) if cosine else copy) for copy in copies]
+            # Row i moved by s near row j is row j moved by -s near row i (but for the
+            # border), so half the shifts' queries serve both rows of each pair found.
+            copies = self.moved_copies(X, opposites=False)
+            next(copies)
+            for copy in copies:
+                indices, distances = index.query(prepared(copy), k=width)
+                found.append((indices, distances.astype(np.float64)))
+                found.append(_reverse_lists(*found[-1], width))
         candidates = np.concatenate([indices for indices, _ in found], axis=1)
         distances = np.concatenate([d for _, d in found], axis=1)
         neighbors, distances = _merge_candidates(candidates, distances, n_neighbors)
