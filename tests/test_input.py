@@ -10,6 +10,7 @@ from skssl._input import (
     CONV_CHANNELS,
     ImageInput,
     TabularInput,
+    _reverse_lists,
     affine_maps,
     affine_move,
     check_image_shape,
@@ -175,6 +176,19 @@ def test_mining_under_moves_matches_brute_force(digits, method):
         recall = np.mean([len(np.intersect1d(a, b)) / 5 for a, b in zip(neighbors, expected)])
         assert recall > 0.9
     assert np.all(np.diff(distances, axis=1) >= -1e-12)
+
+
+def test_reverse_lists_hold_the_nearest_rows_that_list_a_row():
+    indices = np.array([[1, 2], [2, 0], [1, 0], [1, 2]])
+    distances = np.array([[0.1, 0.5], [0.2, 0.3], [0.4, 0.6], [0.05, 0.7]])
+    reverse, reverse_distances = _reverse_lists(indices, distances, 2)
+    # Row 1 is listed by rows 0 (0.1), 2 (0.4) and 3 (0.05): the nearest two are kept.
+    np.testing.assert_array_equal(reverse[1], [3, 0])
+    np.testing.assert_array_equal(reverse_distances[1], [0.05, 0.1])
+    np.testing.assert_array_equal(reverse[0], [1, 2])
+    # Row 3 is in no list: padded with itself, infinitely far.
+    np.testing.assert_array_equal(reverse[3], [3, 3])
+    assert np.isinf(reverse_distances[3]).all()
 
 
 def test_mining_under_moves_finds_a_shifted_copy_first():
