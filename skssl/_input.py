@@ -37,7 +37,7 @@ from skssl._neighbors import (
     mine_neighbors,
     search_method,
 )
-from skssl._networks import ConvEncoder, mlp_encoder
+from skssl._networks import encoder_from_architecture, mlp_encoder
 
 #: The moved copies under which image neighbours are mined: the image itself and its 8
 #: shifts by ``MINING_SHIFT_PIXELS`` along each axis and diagonal. Whole pixels, so the
@@ -187,21 +187,6 @@ def _reverse_lists(indices, distances, width):
     return reverse, reverse_distances
 
 
-def shift_images(X, image_shape, rows, columns):
-    """Images ``X`` (rows, C order) shifted by whole pixels, the border extended.
-
-    Slicing an edge-padded array, which costs a copy: on Fashion-MNIST's 70,000 images
-    the nine copies took 30 s through :func:`affine_move`'s interpolation.
-    """
-    height, width, channels = image_shape
-    pad = max(abs(rows), abs(columns))
-    padded = np.pad(
-        X.reshape(-1, height, width, channels), ((0, 0), (pad, pad), (pad, pad), (0, 0)), "edge"
-    )
-    top, left = pad - rows, pad - columns
-    return padded[:, top : top + height, left : left + width].reshape(X.shape)
-
-
 def _merge_candidates(candidates, distances, n_neighbors):
     """Each row's ``n_neighbors`` nearest candidates, a candidate counted once at its nearest."""
     n_samples = candidates.shape[0]
@@ -227,10 +212,19 @@ class ImageInput:
         self.image_shape = image_shape
 
     def moved_copies(self, X, *, opposites=True):
-        """Every image of ``X`` under each mining move in turn, identity first (float32)."""
-        x = np.asarray(X, dtype=np.float32)
+        """Every image of ``X`` under each mining move in turn, identity first (float32).
+
+        Whole-pixel shifts are slices of one edge-padded array (the border extended): on
+        Fashion-MNIST's 70,000 images the nine copies took 30 s through
+        :func:`affine_move`'s interpolation.
+        """
+        height, width, channels = self.image_shape
+        pad = MINING_SHIFT_PIXELS
+        images = np.asarray(X, dtype=np.float32).reshape(-1, height, width, channels)
+        padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), "edge")
         for rows, columns in mining_shifts(opposites=opposites):
-            yield shift_images(x, self.image_shape, rows, columns)
+            top, left = pad - rows, pad - columns
+            yield padded[:, top : top + height, left : left + width].reshape(X.shape)
 
     def mine_with_distances(
         self, X, n_neighbors, *, metric="euclidean", method="auto", random_state=None
@@ -300,7 +294,7 @@ class ImageInput:
         """:data:`CONV_CHANNELS` stages, then ``hidden_layer_sizes``, where the image has
         room for them; the MLP on smaller images, or when not ``convolutional``."""
         smallest_map = min(self.image_shape[:2]) // 2 ** len(CONV_CHANNELS)
+        convolutions = {"image_shape": self.image_shape, "channels": CONV_CHANNELS}
         if not convolutional or smallest_map < 4:
-            return mlp_encoder(n_features, hidden_layer_sizes)
-        encoder = ConvEncoder(self.image_shape, CONV_CHANNELS, hidden_layer_sizes)
-        return encoder, encoder.width
+            convolutions = None
+        return encoder_from_architecture(n_features, hidden_layer_sizes, convolutions)

@@ -76,7 +76,7 @@ class SCANClusterer(TorchClustererBase):
        hierarchy of that layout (mutual reachability with ``min_samples``) is read at
        the minimum cluster size whose leaf clusters number ``n_clusters``, as EVoC
        does; the points left out of every leaf join the cluster of their nearest
-       clustered neighbour. The network (an MLP and a softmax head) is then trained
+       clustered neighbour. The network (an encoder and a softmax head) is then trained
        on this partition with cross-entropy, for at most 30 passes, so that
        ``predict`` labels new data. One-hop SCAN on the same graph scored 0.79-0.82
        on USPS where this stage scores 0.96 (the user guide has the tables).
