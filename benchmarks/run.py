@@ -188,6 +188,23 @@ def _snnl_kmeans(k, seed, n_features):
     return make_pipeline(SNNLTransformer(random_state=seed), _kmeans(k, seed, n_features))
 
 
+@method(
+    "snnl-image-kmeans",
+    "SNNLTransformer(image_shape=...) + KMeans(n_init=10)",
+    skssl=True,
+    images=True,
+)
+def _snnl_image_kmeans(k, seed, n_features):
+    from sklearn.pipeline import make_pipeline
+
+    from skssl import SNNLTransformer
+
+    return make_pipeline(
+        SNNLTransformer(image_shape=image_shape_of(n_features), random_state=seed),
+        _kmeans(k, seed, n_features),
+    )
+
+
 @method("kmeans", "KMeans(n_init=10)")
 def _kmeans(k, seed, n_features):
     from sklearn.cluster import KMeans
