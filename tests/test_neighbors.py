@@ -3,9 +3,10 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import make_blobs
+from sklearn.datasets import load_digits, make_blobs
 from sklearn.neighbors import NearestNeighbors
 
+from skssl import _objectives as objectives
 from skssl._neighbors import mine_neighbors, neighbor_recall
 from skssl._objectives import far_positions
 
@@ -117,3 +118,17 @@ def test_candidates_skip_the_anchors_own_class_share():
 
     assert other_blob_fraction(n_candidates=10, near_fraction=0.0) == pytest.approx(2 / 3, abs=0.05)
     assert other_blob_fraction(n_candidates=32, near_fraction=1 / 3) > 0.75
+
+
+def test_far_samples_of_large_batches_match_the_full_product(monkeypatch):
+    """Above FULL_PRODUCT_MAX_BATCH the products come from shifted copies of the batch.
+
+    On the digits' whole-number pixels both products are exact, so the far samples
+    must be the same ones.
+    """
+    X = load_digits().data
+    batch = objectives.FULL_PRODUCT_MAX_BATCH + 188
+    shifted = _batch_far_samples(X, 10, n_candidates=32, near_fraction=0.1, batch=batch)[0]
+    monkeypatch.setattr(objectives, "FULL_PRODUCT_MAX_BATCH", batch)
+    full = _batch_far_samples(X, 10, n_candidates=32, near_fraction=0.1, batch=batch)[0]
+    torch.testing.assert_close(shifted, full, rtol=0, atol=0)
