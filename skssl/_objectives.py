@@ -96,8 +96,11 @@ def far_positions(anchors, neighbors, data, generator, *, n_negatives, n_candida
     size = anchors.shape[0]
     n_candidates = min(max(n_candidates, n_negatives), size - 1)
     n_negatives = min(n_negatives, size - 1)
-    offsets = 1 + torch.randperm(size - 1, generator=generator)[:n_candidates].to(anchors.device)
-    candidates = (torch.arange(size, device=anchors.device)[:, None] + offsets) % size
+    # Drawn on the CPU (the generator's device), where the shifted products read them.
+    offsets = 1 + torch.randperm(size - 1, generator=generator)[:n_candidates]
+    candidates = (
+        torch.arange(size, device=anchors.device)[:, None] + offsets.to(anchors.device)
+    ) % size
     if n_candidates == n_negatives:
         return candidates
     points = data[anchors]
