@@ -6,8 +6,8 @@ KMeans' own model); on the digits, USPS and pen digits the density partition is 
 ahead. This script measures, on the suite's tabular sets, the partitions a default could
 start from and two label-free rules that might choose between them:
 
-- *density*: the partition that `SCANClusterer` trains its network on (the same mining,
-  layout and hierarchy, seeded as the estimator seeds them);
+- *density*: the partition that `SCANClusterer` trains its network on, caught from the
+  estimator's own fit;
 - *KMeans*: `KMeans(n_init=10)` on the input;
 - *Lloyd from density* and *EM from density*: KMeans, and Gaussian mixtures with
   spherical, diagonal and full covariances, started from the density clusters' means;
@@ -27,6 +27,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from unittest import mock
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -36,35 +37,39 @@ from scipy.stats import anderson  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
-from sklearn.utils import check_random_state  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import load  # noqa: E402
 
-from skssl._core import draw_seed, seeded  # noqa: E402
-from skssl._density import density_partition  # noqa: E402
-from skssl._embedding import graph_layout  # noqa: E402
-from skssl._input import TabularInput  # noqa: E402
-from skssl._neighbors import resolve_metric  # noqa: E402
+import skssl._scan  # noqa: E402
+from skssl import SCANClusterer  # noqa: E402
 from skssl.metrics import hungarian_accuracy_score  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DATA_SETS = ["wine", "breast_cancer", "iris", "blobs", "digits", "pendigits", "usps"]
 #: G-means' critical value of the corrected Anderson-Darling statistic (alpha = 0.0001).
 GMEANS_CRITICAL = 1.8692
-N_NEIGHBORS = 15  # SCANClusterer's default
 
 
 def density(X, n_clusters, random_state):
-    """The density partition of SCANClusterer(random_state=random_state)'s fit."""
-    seed = draw_seed(check_random_state(random_state))
-    device = torch.device("cpu")
-    neighbors, distances = TabularInput().mine_with_distances(
-        X, N_NEIGHBORS, metric=resolve_metric("auto", X.shape[1]), random_state=seed
-    )
-    with seeded(seed, device) as generator:
-        layout = graph_layout(distances, neighbors, generator, seed, device)
-    return density_partition(layout, n_clusters, neighbors, random_state=seed)[0]
+    """The density partition that SCANClusterer(random_state=random_state) trains on.
+
+    Caught from the estimator's own fit, so mining, layout and seeding are its own; the
+    partition comes before any training, so one pass and no self-labelling leave it
+    as it is in a default fit.
+    """
+    caught = []
+    partition = skssl._scan.density_partition
+
+    def catch(*args, **kwargs):
+        result = partition(*args, **kwargs)
+        caught.append(result[0])
+        return result
+
+    with mock.patch.object(skssl._scan, "density_partition", catch), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one pass warns that it did not converge
+        SCANClusterer(n_clusters, max_iter=1, random_state=random_state).fit(X)
+    return caught[0]
 
 
 def kmeans(X, n_clusters, random_state):
