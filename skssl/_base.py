@@ -1,6 +1,5 @@
 """What every skssl estimator shares: validation, seeding, prediction, scoring and pickling."""
 
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -25,10 +24,7 @@ from skssl._core import (
     resolve_device,
     seeded,
 )
-from skssl._density import MIN_SAMPLES, estimate_n_clusters, layout_hierarchy
-from skssl._embedding import GRAPH_NEIGHBORS, graph_layout
 from skssl._input import input_kind
-from skssl._neighbors import resolve_metric
 from skssl._networks import network_from_record, network_record
 from skssl.metrics import neighbor_consistency_score
 
@@ -278,65 +274,6 @@ class TorchClustererBase(
                 f"n_clusters={self.n_clusters}."
             )
         return codes, classes
-
-    def _resolve_n_clusters(self, layout, neighbors, classes, seed, stacklevel=4):
-        """Set ``n_clusters_``, from the layout of the neighbour graph when ``"auto"``.
-
-        ``"auto"`` takes :func:`~skssl._density.estimate_n_clusters` over the counts
-        from the number of labelled classes (at least 2) to ``max_clusters`` (default
-        ``floor(sqrt(n_samples / 2))``), stores its table in ``n_clusters_search_`` and
-        warns when the estimate is weak. Returns the layout's hierarchy it built, so
-        that the partition reads the same one (None with an integer ``n_clusters``).
-        """
-        self.__dict__.pop("n_clusters_search_", None)
-        if self.n_clusters != "auto":
-            self.n_clusters_ = self.n_clusters
-            return None
-        n_samples = layout.shape[0]
-        max_clusters = self.max_clusters
-        if max_clusters is None:
-            max_clusters = max(2, math.isqrt(n_samples // 2))
-        elif max_clusters >= n_samples:
-            warnings.warn(
-                f"max_clusters={max_clusters} is at least n_samples={n_samples}: "
-                f"clipped to {n_samples - 1}.",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
-            max_clusters = n_samples - 1
-        min_clusters = max(2, 0 if classes is None else classes.shape[0])
-        max_clusters = min(max(max_clusters, min_clusters), n_samples)
-        hierarchy = layout_hierarchy(layout, getattr(self, "min_samples", MIN_SAMPLES))
-        self.n_clusters_, self.n_clusters_search_, weakness = estimate_n_clusters(
-            layout, hierarchy, neighbors, max_clusters, min_clusters=min_clusters, random_state=seed
-        )
-        if weakness is not None:
-            warnings.warn(
-                f"n_clusters='auto' found {self.n_clusters_} clusters, a weak estimate: "
-                f"{weakness}. See n_clusters_search_.",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
-        return hierarchy
-
-    def _count_on_graph(self, X, kind, classes, seed, device):
-        """``n_clusters_`` of an estimator without a layout of its own: SCAN's graph and layout.
-
-        The ``GRAPH_NEIGHBORS`` neighbours (metric ``"auto"``), mined by the fit's input
-        ``kind``, are laid out as in
-        :class:`~skssl.SCANClusterer`, from a generator of their own, so that the fit's
-        random stream is that of a fit with the count given.
-        """
-        if self.n_clusters != "auto":
-            self._resolve_n_clusters(None, None, classes, seed)
-            return
-        metric = resolve_metric("auto", X.shape[1])
-        neighbors, distances = kind.mine_with_distances(
-            X, GRAPH_NEIGHBORS, metric=metric, random_state=seed
-        )
-        generator = torch.Generator().manual_seed(seed)
-        layout = graph_layout(distances, neighbors, generator, seed, device)
-        self._resolve_n_clusters(layout, neighbors, classes, seed, stacklevel=5)
 
     def _order_clusters(self, X, classes=None):
         """Number the clusters, so ``labels_`` has no gaps.

@@ -16,6 +16,8 @@ from skssl._base import (
     with_shared_parameter_docs,
 )
 from skssl._core import evaluate, keep_head_history, train_module
+from skssl._graph import graph_stage
+from skssl._graph.mining import mine_neighbors
 from skssl._labels import propagated_labels, spreads_labels, total_head_losses, with_label_terms
 from skssl._networks import ClusteringNetwork, LinearHeads, standardizer
 from skssl._objectives import (
@@ -459,7 +461,22 @@ class SelfSupervisedClassifier(TorchClustererBase):
         overclusters = 0 if self.objective == "minmax" else self.n_overclusters or 0
         device, seed, seeded_block = self._fit_setup()
         kind = self._input_kind(X)
-        self._count_on_graph(X, kind, classes, seed, device)
+        self.__dict__.pop("n_clusters_search_", None)
+        # "auto" counts on SCANClusterer's graph, laid out from a generator of its own
+        # so that the fit's random stream is that of a fit with the count given.
+        count = graph_stage(
+            X,
+            self.n_clusters,
+            image_shape=kind.image_shape,
+            min_clusters=0 if classes is None else classes.shape[0],
+            max_clusters=self.max_clusters,
+            until="count",
+            random_state=seed,
+            device=device,
+        )
+        self.n_clusters_ = count.n_clusters
+        if count.count_search is not None:
+            self.n_clusters_search_ = count.count_search
         warn_small_batch(schedule.batch_size, max(self.n_clusters_, overclusters))
         neighbors = np.zeros((n_samples, 0), dtype=np.int32)
         if needs_neighbors(self.objective, self.views) or spreads_labels(
@@ -467,7 +484,9 @@ class SelfSupervisedClassifier(TorchClustererBase):
         ):
             # Mined in the user's space, as KMeans measures distances there; the
             # network still sees standardised inputs, which only eases its training.
-            neighbors = kind.mine(X, self.n_neighbors, random_state=seed)
+            neighbors = mine_neighbors(
+                X, self.n_neighbors, image_shape=kind.image_shape, random_state=seed
+            )
         self.n_neighbors_ = neighbors.shape[1]
 
         self.n_init_ = AUTO_N_INIT if self.n_init == "auto" else self.n_init

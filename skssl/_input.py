@@ -3,8 +3,10 @@
 Every estimator asks :func:`input_kind` for the object that knows its input, and asks
 that object, never the rows themselves:
 
-- ``mine(X, n_neighbors, metric, random_state)``: the nearest neighbours of every row;
-- ``mine_with_distances(...)``: the same with their distances, which weigh the graph;
+- ``image_shape``: None for a table, else what the graph stage mines under
+  (:func:`skssl._graph.mining.mine_neighbors`);
+- ``mining_space(X, mean, scale)``: the rows in which an estimator that standardises
+  features mines;
 - ``weak_view(x, generator)`` and ``strong_view(x, generator)``: random training views
   of a batch of rows (the consistency terms use weak ones, self-labelling strong ones);
 - ``encoder(n_features, hidden_layer_sizes, convolutional=True)``: the layers that read
@@ -13,8 +15,7 @@ that object, never the rows themselves:
 :class:`TabularInput` is a table of features, today's behaviour: neighbours in the
 given space, no weak view (a row is its own view) and an MLP. :class:`ImageInput`
 reads each row as an image flattened in C order: neighbours are mined under one-pixel
-shifts (the distance of two images is the smallest over the moved copies of one of
-them), views are random affine moves, and images of 16 pixels a side and more are read
+shifts, views are random affine moves, and images of 16 pixels a side and more are read
 by convolutions before the dense layers. A third kind is one more
 class here and a parameter in the estimators.
 """
@@ -23,27 +24,10 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn import config_context
-from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import normalize
 from torch.nn import functional as F
 
 from skssl._augment import _draw, gaussian_noise, neighbor_corrupt
-from skssl._embedding import neighbor_distances
-from skssl._neighbors import (
-    EXACT_SEARCH_WORKING_MEMORY_MB,
-    approximate_index,
-    check_neighbor_count,
-    mine_neighbors,
-    search_method,
-)
 from skssl._networks import encoder_from_architecture, mlp_encoder
-
-#: The moved copies under which image neighbours are mined: the image itself and its 8
-#: shifts by ``MINING_SHIFT_PIXELS`` along each axis and diagonal. Whole pixels, so the
-#: copies are not blurred by interpolation; rotations of 6 or 10 degrees were measured
-#: and cost Fashion-MNIST more purity than they gave USPS (the user guide's table).
-MINING_SHIFT_PIXELS = 1
 
 #: Random affine views: the largest rotation (degrees), shift (fraction of a side) and
 #: change of scale. The weak view is DEC-DA's augmentation of handwriting (Guo et al.,
@@ -90,16 +74,11 @@ def input_kind(image_shape, n_features):
 class TabularInput:
     """Rows as tables of features: neighbours in the given space, an MLP, no weak view."""
 
-    def mine(self, X, n_neighbors, *, metric="euclidean", random_state=None):
-        return mine_neighbors(X, n_neighbors, metric=metric, random_state=random_state)
+    image_shape = None
 
     def mining_space(self, X, mean, scale):
         """The rows in which an estimator that standardises features mines: standardised."""
         return (X - mean) / scale
-
-    def mine_with_distances(self, X, n_neighbors, *, metric="euclidean", random_state=None):
-        neighbors = self.mine(X, n_neighbors, metric=metric, random_state=random_state)
-        return neighbors, neighbor_distances(X, neighbors, metric)
 
     def weak_view(self, x, generator):
         return x
@@ -157,132 +136,15 @@ def random_affine(x, image_shape, generator, *, rotation, shift, scale):
     )
 
 
-def mining_shifts(*, opposites=True):
-    """The fixed mining moves as whole-pixel ``(rows, columns)`` shifts, identity first:
-    :data:`MINING_SHIFT_PIXELS` along each axis and diagonal.
-
-    Without ``opposites``, one shift of each opposite pair (4 of the 8).
-    """
-    step = MINING_SHIFT_PIXELS
-    shifts = [(rows, columns) for columns in (0, -step, step) for rows in (0, -step, step)]
-    return [shift for shift in shifts if opposites or shift >= (0, 0)]
-
-
-def _reverse_lists(indices, distances, width):
-    """Row ``j``'s ``width`` nearest among the rows ``i`` whose lists hold ``j``.
-
-    Padded with the row itself at an infinite distance, which the merge drops.
-    """
-    n_samples = indices.shape[0]
-    sources = np.repeat(np.arange(n_samples), indices.shape[1])
-    targets, distances = indices.ravel(), distances.ravel()
-    order = np.lexsort((distances, targets))
-    sources, targets, distances = sources[order], targets[order], distances[order]
-    rank = np.arange(targets.shape[0]) - np.searchsorted(targets, targets)
-    keep = rank < width
-    reverse = np.tile(np.arange(n_samples)[:, None], (1, width))
-    reverse_distances = np.full((n_samples, width), np.inf)
-    reverse[targets[keep], rank[keep]] = sources[keep]
-    reverse_distances[targets[keep], rank[keep]] = distances[keep]
-    return reverse, reverse_distances
-
-
-def _merge_candidates(candidates, distances, n_neighbors):
-    """Each row's ``n_neighbors`` nearest candidates, a candidate counted once at its nearest."""
-    n_samples = candidates.shape[0]
-    distances = np.where(candidates == np.arange(n_samples)[:, None], np.inf, distances)
-    # Sorted by candidate, then distance: the first of each run of one candidate is its nearest.
-    order = np.lexsort((distances, candidates), axis=1)
-    candidates = np.take_along_axis(candidates, order, axis=1)
-    distances = np.take_along_axis(distances, order, axis=1)
-    repeat = np.zeros_like(candidates, dtype=bool)
-    repeat[:, 1:] = candidates[:, 1:] == candidates[:, :-1]
-    distances[repeat] = np.inf
-    nearest = np.argsort(distances, axis=1, kind="stable")[:, :n_neighbors]
-    return (
-        np.take_along_axis(candidates, nearest, axis=1).astype(np.int32),
-        np.take_along_axis(distances, nearest, axis=1),
-    )
-
-
 class ImageInput:
     """Rows as images of ``image_shape`` ``(height, width, channels)``, flattened in C order."""
 
     def __init__(self, image_shape):
         self.image_shape = image_shape
 
-    def moved_copies(self, X, *, opposites=True):
-        """Every image of ``X`` under each mining move in turn, identity first (float32).
-
-        Whole-pixel shifts are slices of one edge-padded array (the border extended): on
-        Fashion-MNIST's 70,000 images the nine copies took 30 s through
-        :func:`affine_move`'s interpolation.
-        """
-        height, width, channels = self.image_shape
-        pad = MINING_SHIFT_PIXELS
-        images = np.asarray(X, dtype=np.float32).reshape(-1, height, width, channels)
-        padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), "edge")
-        for rows, columns in mining_shifts(opposites=opposites):
-            top, left = pad - rows, pad - columns
-            yield padded[:, top : top + height, left : left + width].reshape(X.shape)
-
-    def mine_with_distances(
-        self, X, n_neighbors, *, metric="euclidean", method="auto", random_state=None
-    ):
-        """Neighbours under the mining moves and their distances (the smallest over moves).
-
-        The nearest ``n_neighbors + 1`` rows of each moved copy are searched among the
-        unmoved rows, and a row's neighbours are the nearest of all those candidates
-        but itself. This is exact: a row among the ``n_neighbors`` nearest at its best
-        move is among that move's ``n_neighbors + 1`` nearest (the ``+ 1`` for the
-        image itself). Exact search up to ``EXACT_SEARCH_MAX_SAMPLES`` rows (or with
-        ``method="exact"``), above it PyNNDescent's index of the rows: its own graph
-        gives the unmoved copy's candidates, and it is queried with one shift of each
-        opposite pair, each pair found serving both of its rows.
-        """
-        n_samples = X.shape[0]
-        n_neighbors = check_neighbor_count(n_neighbors, n_samples)
-        cosine = metric == "cosine"
-
-        def prepared(rows):
-            # Single precision: the searches are matrix products, twice as fast in it.
-            return np.asarray(normalize(rows) if cosine else rows, dtype=np.float32)
-
-        base = prepared(X)
-        width = min(n_samples, n_neighbors + 1)
-        if search_method(method, n_samples) == "exact":
-            search = NearestNeighbors(n_neighbors=width, algorithm="brute").fit(base)
-            found = []
-            for copy in self.moved_copies(X):
-                with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
-                    distances, indices = search.kneighbors(prepared(copy))
-                found.append((indices, distances.astype(np.float64)))
-        else:
-            index = approximate_index(base, width, random_state=random_state, queryable=True)
-            # The unmoved copy's query would repeat the index's graph (Fashion-MNIST:
-            # 99% the same neighbours and the same purity, for 9 s of the 80 s).
-            indices, distances = index.neighbor_graph
-            found = [(indices[:, :width], distances[:, :width].astype(np.float64))]
-            # Row i moved by s near row j is row j moved by -s near row i (but for the
-            # border), so half the shifts' queries serve both rows of each pair found.
-            copies = self.moved_copies(X, opposites=False)
-            next(copies)
-            for copy in copies:
-                indices, distances = index.query(prepared(copy), k=width)
-                found.append((indices, distances.astype(np.float64)))
-                found.append(_reverse_lists(*found[-1], width))
-        candidates = np.concatenate([indices for indices, _ in found], axis=1)
-        distances = np.concatenate([d for _, d in found], axis=1)
-        neighbors, distances = _merge_candidates(candidates, distances, n_neighbors)
-        # Cosine distance of unit rows is half their squared Euclidean distance.
-        return neighbors, distances**2 / 2 if cosine else distances
-
     def mining_space(self, X, mean, scale):
         """The images themselves: per-pixel standardising would move with every shift."""
         return X
-
-    def mine(self, X, n_neighbors, *, metric="euclidean", random_state=None):
-        return self.mine_with_distances(X, n_neighbors, metric=metric, random_state=random_state)[0]
 
     def weak_view(self, x, generator):
         return random_affine(x, self.image_shape, generator, **WEAK_VIEW)

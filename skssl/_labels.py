@@ -6,10 +6,11 @@ labels spread over the mined neighbour graph (:func:`with_propagated_labels`, fr
 :func:`skssl._graph.propagate_labels`). :func:`with_label_terms` adds both.
 """
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
-from skssl._graph import propagate_labels
+from skssl._graph.adjacency import normalized_affinity
 
 #: Weight of the labelled rows' cross-entropy against the unsupervised loss. With SCAN
 #: on USPS (seeds 1 and 2), 10 against 1 raised the accuracy on the unlabelled rows
@@ -88,6 +89,58 @@ def with_propagated_labels(batch_loss, *, network, data, targets, weights):
         return term if loss is None else loss + term
 
     return combined
+
+
+#: Share ``alpha`` of each row's propagated label distribution that comes from its
+#: neighbours rather than from its own label (Zhou et al.'s label spreading). In
+#: SelfSupervisedClassifier on digits (1%, 5%, 10% labelled, seeds 0-2), 0.9 gave
+#: 0.917, 0.962 and 0.973 on the unlabelled rows; 0.2 (LabelSpreading's default)
+#: 0.866, 0.939, 0.962; 0.5 0.887, 0.945, 0.965; 0.8 0.904, 0.958, 0.972; 0.99
+#: 0.912, 0.963, 0.968; 0.999 0.906, 0.954, 0.962.
+PROPAGATION_ALPHA = 0.9
+
+#: Label-spreading iterations: ``PROPAGATION_ALPHA ** 100`` (3e-5) of the start is left.
+PROPAGATION_ITERATIONS = 100
+
+
+def propagate_labels(neighbors, labels, n_classes):
+    """Spread the labelled rows' classes over the mined neighbour graph.
+
+    Label spreading (Zhou et al., 2004) on :func:`skssl._graph.adjacency.neighbor_graph`,
+    ``F <- alpha S F + (1 - alpha) Y`` with ``S = D^-1/2 W D^-1/2``, ``Y`` the one-hot
+    labels (-1 marks an unlabelled row, a zero row of ``Y``) and ``alpha`` =
+    :data:`PROPAGATION_ALPHA`, iterated :data:`PROPAGATION_ITERATIONS` times. As in
+    Iscen et al. (2019), each row gets the class of its largest entry and a certainty
+    weight ``1 - H(F_i / sum F_i) / log n_classes``; a labelled row keeps its own class
+    with weight 1, and a row no label reaches gets weight 0.
+
+    Parameters
+    ----------
+    neighbors : ndarray of shape (n_samples, k)
+    labels : ndarray of shape (n_samples,)
+        Class codes in ``[0, n_classes)``, -1 for an unlabelled row.
+    n_classes : int
+
+    Returns
+    -------
+    targets : ndarray of shape (n_samples,), int64
+    weights : ndarray of shape (n_samples,), float64, in [0, 1]
+    """
+    affinity = normalized_affinity(neighbors)
+    labelled = labels >= 0
+    start = np.zeros((labels.shape[0], n_classes))
+    start[labelled, labels[labelled]] = 1.0
+    spread = start
+    for _ in range(PROPAGATION_ITERATIONS):
+        spread = PROPAGATION_ALPHA * (affinity @ spread) + (1 - PROPAGATION_ALPHA) * start
+    total = spread.sum(axis=1, keepdims=True)
+    reached = total[:, 0] > 0
+    share = np.where(reached[:, None], spread / np.where(total > 0, total, 1.0), 1.0 / n_classes)
+    entropy = -(share * np.log(np.where(share > 0, share, 1.0))).sum(axis=1)
+    weights = np.where(reached, 1.0 - entropy / np.log(max(n_classes, 2)), 0.0)
+    targets = share.argmax(axis=1)
+    targets[labelled], weights[labelled] = labels[labelled], 1.0
+    return targets, np.clip(weights, 0.0, 1.0)
 
 
 def spreads_labels(labels, classes, n_clusters):

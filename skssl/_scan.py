@@ -20,10 +20,8 @@ from skssl._base import (
     with_shared_parameter_docs,
 )
 from skssl._core import forward_in_chunks, train_module
-from skssl._density import density_partition
-from skssl._embedding import graph_layout
+from skssl._graph import graph_stage
 from skssl._labels import propagated_labels, with_label_terms
-from skssl._neighbors import resolve_metric
 from skssl._networks import ClusteringNetwork, LinearHeads, standardizer
 from skssl._objectives import partition_objective, self_label_objective
 
@@ -326,33 +324,39 @@ class SCANClusterer(TorchClustererBase):
         X = self._validate_fit_data(X)
         labels, classes = self._partial_labels(y, X.shape[0])
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
-        schedule = self._schedule(X.shape[0])
-        if self.max_iter == "auto":
-            steps_per_epoch = -(-X.shape[0] // schedule.batch_size)
-            epochs = max(
-                min(schedule.max_iter, PARTITION_EPOCHS), -(-PARTITION_STEPS // steps_per_epoch)
-            )
-            epochs = min(epochs, PARTITION_MAX_EPOCHS)
-            schedule = replace(schedule, max_iter=epochs)
+        schedule = self._partition_schedule(X.shape[0])
         device, seed, seeded_block = self._fit_setup()
-        # Neighbours are mined in the space the user gives, as KMeans measures distances
-        # there: rescaling axes (standardising pixels, whitening PCA components) changes
-        # which samples are near, and a StandardScaler in a Pipeline does it on request.
-        self.metric_ = resolve_metric(self.metric, X.shape[1])
         kind = self._input_kind(X)
-        self.neighbors_, distances = kind.mine_with_distances(
-            X, self.n_neighbors, metric=self.metric_, random_state=seed
-        )
-        self.n_neighbors_ = self.neighbors_.shape[1]
+        self.__dict__.pop("n_clusters_search_", None)
         with seeded_block as generator:
-            # The count comes from the layout, so the layout comes before the network.
-            layout = graph_layout(distances, self.neighbors_, generator, seed, device)
-            hierarchy = self._resolve_n_clusters(layout, self.neighbors_, classes, seed)
+            # Neighbours are mined in the space the user gives, as KMeans measures
+            # distances there: rescaling axes changes which samples are near, and a
+            # StandardScaler in a Pipeline does it on request.
+            stage = graph_stage(
+                X,
+                self.n_clusters,
+                image_shape=kind.image_shape,
+                n_neighbors=self.n_neighbors,
+                metric=self.metric,
+                min_samples=self.min_samples,
+                max_clusters=self.max_clusters,
+                min_clusters=0 if classes is None else classes.shape[0],
+                random_state=seed,
+                generator=generator,
+                device=device,
+            )
+            self.neighbors_, self.metric_ = stage.neighbors, stage.metric
+            self.n_neighbors_ = stage.neighbors.shape[1]
+            self.n_clusters_ = stage.n_clusters
+            if stage.count_search is not None:
+                self.n_clusters_search_ = stage.count_search
+            self.noise_fraction_ = stage.noise_fraction
+            self.min_cluster_size_ = stage.min_cluster_size
             warn_small_batch(schedule.batch_size, self.n_clusters_)
+
             data = torch.tensor(X, dtype=torch.float32, device=device)
             neighbors = torch.tensor(self.neighbors_, device=device)
             network = self._build_network(X, hidden_layer_sizes, kind).to(device)
-
             propagated = propagated_labels(
                 self.neighbors_, labels, classes, self.n_clusters_, device
             )
@@ -365,24 +369,32 @@ class SCANClusterer(TorchClustererBase):
                 generator=generator,
                 batch_size=schedule.batch_size,
             )
-
-            partition = self._partition(layout, hierarchy, seed)
+            partition = stage.partition
             if labels is not None:
                 partition = align_to_labels(partition, labels, self.n_clusters_)
             # Where spread labels are certain they, not the partition, say the class.
             trust = torch.ones(X.shape[0], device=device)
             if propagated is not None:
                 trust = 1 - propagated[1]
-            self.history_, stop = self._fit_partition(
+            # Supervised fits add SCAN's neighbour consistency, which carries the labels
+            # along the graph (the semi-supervised guide measures it).
+            batch_loss = partition_objective(
                 network,
                 data,
                 torch.as_tensor(partition, dtype=torch.long, device=device),
                 trust,
-                None if labels is None else neighbors,
+                generator,
+                neighbors=None if labels is None else neighbors,
+                view=kind.weak_view,
+            )
+            self.history_, stop = train_module(
+                network,
+                add_labels(batch_loss),
+                X.shape[0],
                 schedule,
                 generator,
-                add_labels,
-                kind,
+                verbose=self.verbose,
+                description="partition",
             )
             if self.self_labeling and stop != "interrupted":
                 self.history_ += self._self_label(
@@ -394,47 +406,20 @@ class SCANClusterer(TorchClustererBase):
         self._warn_collapse()
         return self
 
-    def _partition(self, layout, hierarchy, seed):
-        """The density partition of the neighbour graph's layout (see ``_density``).
+    def _partition_schedule(self, n_samples):
+        """The :class:`~skssl._core.Schedule` that fits the network to the partition.
 
-        ``hierarchy`` is the layout's, when ``n_clusters="auto"`` already built it.
+        ``max_iter="auto"`` means ``PARTITION_EPOCHS`` passes, or more to make
+        ``PARTITION_STEPS`` optimiser steps, but at most ``PARTITION_MAX_EPOCHS``.
         """
-        partition, self.noise_fraction_, self.min_cluster_size_ = density_partition(
-            layout,
-            self.n_clusters_,
-            self.neighbors_,
-            hierarchy=hierarchy,
-            min_samples=self.min_samples,
-            random_state=seed,
+        schedule = self._schedule(n_samples)
+        if self.max_iter != "auto":
+            return schedule
+        steps_per_epoch = -(-n_samples // schedule.batch_size)
+        epochs = max(
+            min(schedule.max_iter, PARTITION_EPOCHS), -(-PARTITION_STEPS // steps_per_epoch)
         )
-        return partition
-
-    def _fit_partition(
-        self, network, data, partition, trust, neighbors, schedule, generator, add_labels, kind
-    ):
-        """Train the network to give the partition. Returns its history and why it stopped.
-
-        Each row's cross-entropy towards its cluster is weighted by ``trust``. With
-        ``neighbors`` (supervised fits), SCAN's neighbour consistency
-        ``-log <f(x), f(n)>`` for one drawn neighbour ``n`` is added: it carries the
-        labels along the graph (digits, 5% labelled, seeds 0-1: 0.956 and 0.969 on the
-        unlabelled rows, against 0.944 and 0.948 without it). Unsupervised it changed
-        nothing (digits 0.927 against 0.930, USPS 0.956 against 0.956; seeds 0-2) and
-        cost 60% more time, so it is left out there.
-        """
-
-        batch_loss = partition_objective(
-            network, data, partition, trust, generator, neighbors=neighbors, view=kind.weak_view
-        )
-        return train_module(
-            network,
-            add_labels(batch_loss),
-            data.shape[0],
-            schedule,
-            generator,
-            verbose=self.verbose,
-            description="partition",
-        )
+        return replace(schedule, max_iter=min(epochs, PARTITION_MAX_EPOCHS))
 
     def _self_label(self, network, data, neighbors, schedule, generator, add_labels, kind):
         """Self-labelling stage, until the confident set stops growing. Returns its history.

@@ -20,6 +20,7 @@ from skssl._base import (
     with_shared_parameter_docs,
 )
 from skssl._core import train_module
+from skssl._graph import graph_stage
 from skssl._networks import Autoencoder, Standardize
 from skssl._objectives import snnl_objective
 
@@ -427,11 +428,15 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         device, seed, seeded_block = self._fit_setup()
         scaler = input_scaler(X)
         kind = self._input_kind(X)
-        neighbors = kind.mine(
+        neighbors = graph_stage(
             kind.mining_space(X, scaler.mean.numpy(), scaler.scale.numpy()),
-            self.n_neighbors,
+            None,
+            image_shape=kind.image_shape,
+            n_neighbors=self.n_neighbors,
+            metric="euclidean",
+            until="neighbors",
             random_state=seed,
-        )
+        ).neighbors
         self.n_neighbors_ = neighbors.shape[1]
 
         with seeded_block as generator:

@@ -154,7 +154,7 @@ def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS):
     >>> round(neighbor_consistency_score(X, [0, 1, 0, 1, 0, 1], n_neighbors=2), 3)
     0.082
     """
-    from skssl._neighbors import mine_neighbors
+    from skssl._graph.mining import mine_neighbors
 
     X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2)
     labels = column_or_1d(labels)

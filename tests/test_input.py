@@ -6,11 +6,11 @@ import torch
 from sklearn.datasets import load_digits
 
 from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
+from skssl._graph.mining import _reverse_lists, mine_neighbors, moved_copies
 from skssl._input import (
     CONV_CHANNELS,
     ImageInput,
     TabularInput,
-    _reverse_lists,
     affine_maps,
     affine_move,
     check_image_shape,
@@ -100,7 +100,7 @@ def test_one_pixel_mining_shift_moves_the_grid_exactly():
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(3, 5, 7)).astype(np.float32)
     x = torch.as_tensor(images.reshape(3, -1))
-    moved = list(ImageInput((5, 7, 1)).moved_copies(x.numpy()))
+    moved = list(moved_copies(x.numpy(), (5, 7, 1)))
     assert len(moved) == 9
     # The same copies as the interpolating move by a whole pixel, in some order.
     for theta in one_pixel_maps((5, 7)):
@@ -160,9 +160,14 @@ def brute_force_neighbors(X, shape, k):
 @pytest.mark.parametrize("method", ["exact", "approximate"])
 def test_mining_under_moves_matches_brute_force(digits, method):
     X = digits[0][:300]
-    kind = ImageInput((8, 8, 1))
-    neighbors, distances = kind.mine_with_distances(
-        X, 5, metric="cosine", method=method, random_state=0
+    neighbors, distances = mine_neighbors(
+        X,
+        5,
+        metric="cosine",
+        image_shape=(8, 8, 1),
+        method=method,
+        random_state=0,
+        return_distance=True,
     )
     expected, expected_distances = brute_force_neighbors(X, (8, 8, 1), 5)
     assert neighbors.shape == (300, 5) and neighbors.dtype == np.int32
@@ -197,9 +202,9 @@ def test_mining_under_moves_finds_a_shifted_copy_first():
     shifted = np.roll(images, 1, axis=2)
     shifted[:, :, 0] = shifted[:, :, 1]  # the border a shift extends
     X = np.concatenate([images, shifted]).reshape(80, -1)
-    neighbors = ImageInput((9, 9, 1)).mine(X, 1, metric="cosine")
+    neighbors = mine_neighbors(X, 1, metric="cosine", image_shape=(9, 9, 1))
     np.testing.assert_array_equal(neighbors[:40, 0], np.arange(40, 80))
-    raw = TabularInput().mine(X, 1, metric="cosine")
+    raw = mine_neighbors(X, 1, metric="cosine")
     assert (raw[:40, 0] == np.arange(40, 80)).mean() < 0.5
 
 

@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.neighbors import NearestNeighbors
 
 from skssl import _objectives as objectives
-from skssl._neighbors import mine_neighbors, neighbor_recall
+from skssl._graph.mining import mine_neighbors, neighbor_recall
 from skssl._objectives import far_positions
 
 

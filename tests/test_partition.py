@@ -5,21 +5,11 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 
-from skssl._density import (
-    LeafHierarchy,
-    assign_noise,
-    density_partition,
-    exactly,
-    mutual_reachability_tree,
-    single_linkage,
-)
-from skssl._embedding import (
-    fuzzy_neighbor_graph,
-    layout_start,
-    neighbor_distances,
-    node_embedding,
-)
-from skssl._neighbors import mine_neighbors
+from skssl._graph.fuzzy import fuzzy_neighbor_graph
+from skssl._graph.hierarchy import LeafHierarchy, mutual_reachability_tree, single_linkage
+from skssl._graph.layout import layout_start, node_embedding
+from skssl._graph.mining import mine_neighbors, neighbor_distances
+from skssl._graph.partition import assign_noise, density_partition, exactly
 from skssl.metrics import hungarian_accuracy_score
 
 

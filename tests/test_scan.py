@@ -12,8 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skssl import SCANClusterer
+from skssl._graph.mining import mine_neighbors
 from skssl._losses import scan_loss
-from skssl._neighbors import mine_neighbors
 from skssl.metrics import hungarian_accuracy_score
 
 FAST = dict(max_iter=20, n_neighbors=10, device="cpu", random_state=0)

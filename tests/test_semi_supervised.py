@@ -11,7 +11,7 @@ from sklearn.semi_supervised import LabelSpreading
 
 from skssl import SCANClusterer, SelfSupervisedClassifier
 from skssl._base import encode_partial_labels
-from skssl._graph import propagate_labels
+from skssl._labels import propagate_labels
 from skssl.metrics import hungarian_scorer
 
 CLUSTERERS = {

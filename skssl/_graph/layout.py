@@ -1,4 +1,4 @@
-"""The neighbour graph laid out in a few dimensions: UMAP's fuzzy graph and its node embedding.
+"""The neighbour graph laid out in a few dimensions: UMAP's and EVoC's node embedding.
 
 Why: SCAN's partition stage read the mined graph one hop at a time (a sample and one
 neighbour agree) and lost its classes (0.79 on USPS), while a UMAP layout of the same
@@ -7,31 +7,26 @@ sample towards the members of its connected region and pushes it from random oth
 so regions that are joined only by a few links drift apart: what the graph says many
 hops away shows as a gap in the layout, where a density clustering finds it.
 
-The graph weights are UMAP's (McInnes, Healy and Melville, 2018): each sample's
-neighbours get memberships ``exp(-(d - rho) / sigma)``, ``rho`` its nearest distance
-and ``sigma`` set so that the memberships sum to ``log2(k)``; the two directions of an
-edge combine as a fuzzy union ``a + b - a b``. The layout follows UMAP's and EVoC's
-node embedding: edges are sampled in proportion to their weight, each pulling its ends
-together, and each sampled edge pushes its head away from random samples. Unlike
-UMAP's per-edge loop (numba, compiled once per process), every epoch here is one batch
-of Torch operations over all sampled edges, on any device.
+The layout follows UMAP's and EVoC's node embedding of the fuzzy graph
+(:mod:`skssl._graph.fuzzy`): edges are sampled in proportion to their weight, each
+pulling its ends together, and each sampled edge pushes its head away from random
+samples. Unlike UMAP's per-edge loop (numba, compiled once per process), every epoch
+here is one batch of Torch operations over all sampled edges, on any device.
 """
 
 from functools import cache
 
 import numpy as np
-import scipy.sparse as sp
 import torch
+from scipy.sparse.linalg import eigsh
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
 
-from skssl._graph import spectral_embedding
+from skssl._graph.adjacency import normalized_affinity
 
 #: Above this many rows the layout starts from uniform noise instead of the graph's
 #: spectral embedding: at 10^6 x 32 its eigenvectors took 47 s.
 SPECTRAL_START_MAX_SAMPLES = 100_000
-
-#: Neighbours of the graph that is laid out, UMAP's and EVoC's default (the SCAN user
-#: guide compares 15 and 30).
-GRAPH_NEIGHBORS = 15
 
 #: Dimensions of the graph's layout: EVoC's ``min(max(n_neighbors // 4, 4), 15)`` at its
 #: 15 neighbours.
@@ -45,54 +40,6 @@ LAYOUT_EPOCHS = 200
 #: halved the layout's time, kept USPS at 0.956 and raised pen digits from 0.864 to
 #: 0.882 (seeds 0-2).
 NEGATIVE_SAMPLE_RATE = 2
-
-#: Rows whose neighbour distances are computed at once (``rows x k x n_features`` floats).
-DISTANCE_CHUNK = 2048
-
-#: Bisection steps for each sample's ``sigma`` (UMAP uses 64).
-SIGMA_STEPS = 64
-
-
-def neighbor_distances(X, neighbors, metric):
-    """Distance from every row of ``X`` to each of its ``neighbors``, ``(n_samples, k)``."""
-    if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        X = X / np.where(norms > 0, norms, 1.0)
-    distances = np.empty(neighbors.shape)
-    for start in range(0, X.shape[0], DISTANCE_CHUNK):
-        rows = slice(start, start + DISTANCE_CHUNK)
-        gap = X[rows, None, :] - X[neighbors[rows]]
-        distances[rows] = np.sqrt(np.einsum("ikj,ikj->ik", gap, gap))
-    # Cosine distance of unit rows is half their squared Euclidean distance.
-    return distances**2 / 2 if metric == "cosine" else distances
-
-
-def fuzzy_neighbor_graph(distances, neighbors):
-    """UMAP's fuzzy union of smooth k-NN memberships, a symmetric sparse matrix in [0, 1].
-
-    Parameters
-    ----------
-    distances, neighbors : ndarray of shape (n_samples, k)
-        Each row's neighbours, nearest first, and their distances.
-    """
-    n_samples, k = neighbors.shape
-    gap = np.maximum(distances - distances[:, :1], 0.0)
-    target = np.log2(k) if k > 1 else 1.0
-    low, high = np.zeros(n_samples), np.full(n_samples, np.inf)
-    sigma = np.ones(n_samples)
-    for _ in range(SIGMA_STEPS):
-        too_wide = np.exp(-gap / sigma[:, None]).sum(axis=1) > target
-        high = np.where(too_wide, sigma, high)
-        low = np.where(too_wide, low, sigma)
-        sigma = np.where(np.isinf(high), sigma * 2, (low + high) / 2)
-    # UMAP's floor: a sample whose neighbours are all at one distance still gets a scale.
-    sigma = np.maximum(sigma, 1e-3 * max(distances.mean(), 1e-12))
-    memberships = np.exp(-gap / sigma[:, None])
-    rows = np.repeat(np.arange(n_samples), k)
-    directed = sp.csr_matrix(
-        (memberships.ravel(), (rows, neighbors.ravel())), shape=(n_samples, n_samples)
-    )
-    return (directed + directed.T - directed.multiply(directed.T)).tocoo()
 
 
 @cache
@@ -161,6 +108,18 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
     return layout.cpu().numpy().astype(np.float64)
 
 
+def spectral_embedding(neighbors, n_components, random_state=None):
+    """Rows of the top ``n_components`` eigenvectors of :func:`normalized_affinity`, unit norm.
+
+    The row normalisation is that of Ng, Jordan and Weiss (2002), after which k-means
+    finds the graph's clusters.
+    """
+    affinity = normalized_affinity(neighbors)
+    v0 = check_random_state(random_state).uniform(-1, 1, affinity.shape[0])
+    values, vectors = eigsh(affinity, k=n_components, which="LA", tol=1e-4, v0=v0)
+    return normalize(vectors[:, np.argsort(-values)])
+
+
 def layout_start(neighbors, n_components, random_state):
     """UMAP's start: the graph's spectral embedding scaled to [-10, 10], else uniform noise.
 
@@ -179,13 +138,13 @@ def layout_start(neighbors, n_components, random_state):
     return start
 
 
-def graph_layout(distances, neighbors, generator, seed, device):
+def graph_layout(graph, neighbors, generator, seed, device):
     """The layout of a mined neighbour graph in which the clusters are read.
 
-    UMAP's fuzzy graph of the ``neighbors`` at their ``distances``, laid out in
-    ``LAYOUT_COMPONENTS`` dimensions from its spectral start by :func:`node_embedding`.
+    The fuzzy ``graph`` of the ``neighbors`` (:func:`skssl._graph.fuzzy.fuzzy_neighbor_graph`),
+    laid out in ``LAYOUT_COMPONENTS`` dimensions from its spectral start by
+    :func:`node_embedding`.
     """
-    graph = fuzzy_neighbor_graph(distances, neighbors)
     return node_embedding(
         graph,
         layout_start(neighbors, LAYOUT_COMPONENTS, seed),

@@ -1,0 +1,333 @@
+"""Nearest-neighbour mining: the one place every estimator (and ``score``) finds neighbours.
+
+:func:`mine_neighbors` finds each row's nearest rows and their distances, in tables
+and in images (``image_shape``: neighbours under one-pixel shifts). Exact search
+(scikit-learn's chunked brute force, never an n x n matrix in memory) is used up to
+:data:`EXACT_SEARCH_MAX_SAMPLES` rows; above it PyNNDescent builds an approximate
+graph. PyNNDescent is imported only then: its numba code compiles on
+the first call in every process (25-45 s), which small fits should never pay.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn import config_context
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import normalize
+
+#: Largest input searched exactly by ``method="auto"``. Measured on 2 cores with 32
+#: features (benchmarks/results/scale.md): exact Euclidean search takes 0.3 s at 10^4
+#: rows and 24 s at 10^5, and the cosine search SCAN uses several times that (most of
+#: a 95 s fit at 10^5), against PyNNDescent's 1-4 s plus an 18-45 s numba compile per
+#: process. Exact search is quadratic in n, so it stops at 5 x 10^4 rows.
+EXACT_SEARCH_MAX_SAMPLES = 50_000
+
+#: Memory (MB) for one chunk of exact distances.
+EXACT_SEARCH_WORKING_MEMORY_MB = 128
+
+#: PyNNDescent builds its graph with at least this many neighbours, each row comparing
+#: up to ``APPROXIMATE_MAX_CANDIDATES`` candidates per round, and keeps the first
+#: ``n_neighbors``. Cosine, 32-d blobs, 10^5 rows, 2 cores: recall@10 0.737 in 2.0 s
+#: with PyNNDescent's defaults for 11 neighbours, 0.947 in 3.5 s with 16 and 32
+#: candidates, 0.991 in 6.8 s with 31 neighbours.
+APPROXIMATE_BUILD_NEIGHBORS = 16
+APPROXIMATE_MAX_CANDIDATES = 32
+
+
+def _drop_self(indices):
+    """Remove each row's own index from its list (or its last entry when absent)."""
+    n, width = indices.shape
+    is_self = indices == np.arange(n)[:, None]
+    no_self = ~is_self.any(axis=1)
+    is_self[no_self, width - 1] = True
+    # Exactly one entry per row is flagged, so every row keeps width - 1 entries.
+    return indices[~is_self].reshape(n, width - 1)
+
+
+#: ``metric="auto"`` mines cosine neighbours from this many features up, else Euclidean.
+AUTO_COSINE_MIN_FEATURES = 10
+
+
+def resolve_metric(metric, n_features):
+    """``metric`` with ``"auto"`` resolved: cosine from ``AUTO_COSINE_MIN_FEATURES`` up."""
+    if metric != "auto":
+        return metric
+    return "cosine" if n_features >= AUTO_COSINE_MIN_FEATURES else "euclidean"
+
+
+def check_neighbor_count(n_neighbors, n_samples):
+    """``n_neighbors`` that ``n_samples`` rows can supply, with a UserWarning when clipped."""
+    if n_neighbors < 1 or n_samples < 2:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} must be at least 1, and X needs 2 rows (has {n_samples})."
+        )
+    if n_neighbors >= n_samples:
+        warnings.warn(
+            f"n_neighbors={n_neighbors} is not below n_samples={n_samples}: every other "
+            f"sample is used as a neighbour ({n_samples - 1}).",
+            UserWarning,
+            stacklevel=4,
+        )
+        n_neighbors = n_samples - 1
+    return n_neighbors
+
+
+def search_method(method, n_samples):
+    """``method`` with ``"auto"`` resolved: exact up to ``EXACT_SEARCH_MAX_SAMPLES`` rows."""
+    if method == "auto":
+        return "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
+    if method not in ("exact", "approximate"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'approximate', got {method!r}.")
+    return method
+
+
+def approximate_index(X, n_neighbors, *, metric="euclidean", random_state=None, queryable=False):
+    """PyNNDescent's index of ``X``, its graph built with at least ``n_neighbors`` (self included).
+
+    Imported here only: its numba code compiles on the first call in every process.
+    ``queryable`` keeps the search tree that ``query`` needs (``compressed=False``).
+    """
+    from pynndescent import NNDescent
+
+    build = min(X.shape[0] - 1, max(APPROXIMATE_BUILD_NEIGHBORS, n_neighbors))
+    return NNDescent(
+        np.asarray(X, dtype=np.float32),
+        n_neighbors=build + 1,
+        max_candidates=max(APPROXIMATE_MAX_CANDIDATES, build + 1),
+        metric=metric,
+        random_state=random_state,
+        low_memory=True,
+        compressed=not queryable,
+    )
+
+
+#: Rows whose neighbour distances are computed at once (``rows x k x n_features`` floats).
+DISTANCE_CHUNK = 2048
+
+#: The moved copies under which image neighbours are mined: the image itself and its 8
+#: shifts by ``MINING_SHIFT_PIXELS`` along each axis and diagonal. Whole pixels, so the
+#: copies are not blurred by interpolation; rotations of 6 or 10 degrees were measured
+#: and cost Fashion-MNIST more purity than they gave USPS (the user guide's table).
+MINING_SHIFT_PIXELS = 1
+
+
+def mine_neighbors(
+    X,
+    n_neighbors,
+    *,
+    metric="euclidean",
+    image_shape=None,
+    method="auto",
+    random_state=None,
+    return_distance=False,
+):
+    """Return the ``n_neighbors`` nearest neighbours of every row of ``X``, self excluded.
+
+    The one policy for a neighbour count the data cannot supply: with ``n_neighbors``
+    at or above ``n_samples`` every other row is a neighbour (``n_samples - 1`` of
+    them) and a UserWarning says so. The estimators record the count used in their
+    fitted attributes.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        At least 2 rows.
+    n_neighbors : int
+        Neighbours per row, at least 1.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+    image_shape : tuple of int or None, default=None
+        ``(height, width, channels)`` to read rows as images, mined under one-pixel
+        shifts (:func:`_mine_images`); None reads them as tables.
+    method : {"auto", "exact", "approximate"}, default="auto"
+        ``"auto"`` searches exactly up to ``EXACT_SEARCH_MAX_SAMPLES`` rows.
+    random_state : int, default=None
+        Seed passed to PyNNDescent.
+    return_distance : bool, default=False
+        Whether to return the distances too.
+
+    Returns
+    -------
+    neighbors : ndarray of shape (n_samples, min(n_neighbors, n_samples - 1)), dtype int32
+        Row ``i`` lists its neighbours from nearest to farthest.
+    distances : ndarray of shape (n_samples, min(n_neighbors, n_samples - 1)), float64
+        Only with ``return_distance``: the distance to each neighbour (for the cosine,
+        ``1 - cos``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skssl._graph.mining import mine_neighbors
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.2]])
+    >>> mine_neighbors(X, 1)
+    array([[1],
+           [0],
+           [3],
+           [2]], dtype=int32)
+    """
+    n_samples = X.shape[0]
+    n_neighbors = check_neighbor_count(n_neighbors, n_samples)
+    method = search_method(method, n_samples)
+    if image_shape is not None:
+        neighbors, distances = _mine_images(
+            X, image_shape, n_neighbors, metric=metric, method=method, random_state=random_state
+        )
+        return (neighbors, distances) if return_distance else neighbors
+    neighbors = _mine_rows(X, n_neighbors, metric=metric, method=method, random_state=random_state)
+    if not return_distance:
+        return neighbors
+    # The searches' distances come from |a|^2 + |b|^2 - 2ab, which loses the digits of
+    # near pairs, the very ones the graph's weights read: the pairs found are measured
+    # directly instead (n x k x d operations, a small share of any search).
+    return neighbors, neighbor_distances(X, neighbors, metric)
+
+
+def _mine_rows(X, n_neighbors, *, metric, method, random_state):
+    """:func:`mine_neighbors` of a table, by ``method`` ("exact" or "approximate")."""
+    if method == "exact":
+        if metric == "cosine":
+            # Euclidean distances between unit rows rank as cosine distances do, and
+            # scikit-learn's compiled Euclidean search found them in 0.3 s against 0.9 s
+            # for its cosine path (10^4 x 32), which clips a full distance chunk.
+            X, metric = normalize(X), "euclidean"
+        search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute", metric=metric)
+        # kneighbors() without X leaves each point out of its own list, ties included.
+        # Distances are computed in row chunks; scikit-learn's default allows 1 GB of
+        # them at once, which dominated peak memory of 10^4-row cosine fits.
+        with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
+            return search.fit(X).kneighbors(return_distance=False).astype(np.int32)
+    index = approximate_index(X, n_neighbors + 1, metric=metric, random_state=random_state)
+    indices, _ = index.neighbor_graph
+    return _drop_self(indices)[:, :n_neighbors].astype(np.int32)
+
+
+def neighbor_distances(X, neighbors, metric):
+    """Distance from every row of ``X`` to each of its ``neighbors``, ``(n_samples, k)``."""
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        X = X / np.where(norms > 0, norms, 1.0)
+    distances = np.empty(neighbors.shape)
+    for start in range(0, X.shape[0], DISTANCE_CHUNK):
+        rows = slice(start, start + DISTANCE_CHUNK)
+        gap = X[rows, None, :] - X[neighbors[rows]]
+        distances[rows] = np.sqrt(np.einsum("ikj,ikj->ik", gap, gap))
+    # Cosine distance of unit rows is half their squared Euclidean distance.
+    return distances**2 / 2 if metric == "cosine" else distances
+
+
+def mining_shifts(*, opposites=True):
+    """The fixed mining moves as whole-pixel ``(rows, columns)`` shifts, identity first:
+    :data:`MINING_SHIFT_PIXELS` along each axis and diagonal.
+
+    Without ``opposites``, one shift of each opposite pair (4 of the 8).
+    """
+    step = MINING_SHIFT_PIXELS
+    shifts = [(rows, columns) for columns in (0, -step, step) for rows in (0, -step, step)]
+    return [shift for shift in shifts if opposites or shift >= (0, 0)]
+
+
+def moved_copies(X, image_shape, *, opposites=True):
+    """Every image of ``X`` under each mining move in turn, identity first (float32).
+
+    Whole-pixel shifts are slices of one edge-padded array (the border extended): on
+    Fashion-MNIST's 70,000 images the nine copies took 30 s through
+    :func:`affine_move`'s interpolation.
+    """
+    height, width, channels = image_shape
+    pad = MINING_SHIFT_PIXELS
+    images = np.asarray(X, dtype=np.float32).reshape(-1, height, width, channels)
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), "edge")
+    for rows, columns in mining_shifts(opposites=opposites):
+        top, left = pad - rows, pad - columns
+        yield padded[:, top : top + height, left : left + width].reshape(X.shape)
+
+
+def _reverse_lists(indices, distances, width):
+    """Row ``j``'s ``width`` nearest among the rows ``i`` whose lists hold ``j``.
+
+    Padded with the row itself at an infinite distance, which the merge drops.
+    """
+    n_samples = indices.shape[0]
+    sources = np.repeat(np.arange(n_samples), indices.shape[1])
+    targets, distances = indices.ravel(), distances.ravel()
+    order = np.lexsort((distances, targets))
+    sources, targets, distances = sources[order], targets[order], distances[order]
+    rank = np.arange(targets.shape[0]) - np.searchsorted(targets, targets)
+    keep = rank < width
+    reverse = np.tile(np.arange(n_samples)[:, None], (1, width))
+    reverse_distances = np.full((n_samples, width), np.inf)
+    reverse[targets[keep], rank[keep]] = sources[keep]
+    reverse_distances[targets[keep], rank[keep]] = distances[keep]
+    return reverse, reverse_distances
+
+
+def _merge_candidates(candidates, distances, n_neighbors):
+    """Each row's ``n_neighbors`` nearest candidates, a candidate counted once at its nearest."""
+    n_samples = candidates.shape[0]
+    distances = np.where(candidates == np.arange(n_samples)[:, None], np.inf, distances)
+    # Sorted by candidate, then distance: the first of each run of one candidate is its nearest.
+    order = np.lexsort((distances, candidates), axis=1)
+    candidates = np.take_along_axis(candidates, order, axis=1)
+    distances = np.take_along_axis(distances, order, axis=1)
+    repeat = np.zeros_like(candidates, dtype=bool)
+    repeat[:, 1:] = candidates[:, 1:] == candidates[:, :-1]
+    distances[repeat] = np.inf
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :n_neighbors]
+    return (
+        np.take_along_axis(candidates, nearest, axis=1).astype(np.int32),
+        np.take_along_axis(distances, nearest, axis=1),
+    )
+
+
+def _mine_images(X, image_shape, n_neighbors, *, metric, method, random_state):
+    """Neighbours of images under the mining moves, and their distances (the smallest over moves).
+
+    The nearest ``n_neighbors + 1`` rows of each moved copy are searched among the
+    unmoved rows, and a row's neighbours are the nearest of all those candidates
+    but itself. This is exact: a row among the ``n_neighbors`` nearest at its best
+    move is among that move's ``n_neighbors + 1`` nearest (the ``+ 1`` for the
+    image itself). With ``method="exact"`` the search is scikit-learn's; with
+    ``"approximate"`` PyNNDescent's index of the rows: its own graph gives the
+    unmoved copy's candidates, and it is queried with one shift of each opposite
+    pair, each pair found serving both of its rows.
+    """
+    n_samples = X.shape[0]
+    cosine = metric == "cosine"
+
+    def prepared(rows):
+        # Single precision: the searches are matrix products, twice as fast in it.
+        return np.asarray(normalize(rows) if cosine else rows, dtype=np.float32)
+
+    base = prepared(X)
+    width = min(n_samples, n_neighbors + 1)
+    if method == "exact":
+        search = NearestNeighbors(n_neighbors=width, algorithm="brute").fit(base)
+        found = []
+        for copy in moved_copies(X, image_shape):
+            with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
+                distances, indices = search.kneighbors(prepared(copy))
+            found.append((indices, distances.astype(np.float64)))
+    else:
+        index = approximate_index(base, width, random_state=random_state, queryable=True)
+        # The unmoved copy's query would repeat the index's graph (Fashion-MNIST:
+        # 99% the same neighbours and the same purity, for 9 s of the 80 s).
+        indices, distances = index.neighbor_graph
+        found = [(indices[:, :width], distances[:, :width].astype(np.float64))]
+        # Row i moved by s near row j is row j moved by -s near row i (but for the
+        # border), so half the shifts' queries serve both rows of each pair found.
+        copies = moved_copies(X, image_shape, opposites=False)
+        next(copies)
+        for copy in copies:
+            indices, distances = index.query(prepared(copy), k=width)
+            found.append((indices, distances.astype(np.float64)))
+            found.append(_reverse_lists(*found[-1], width))
+    candidates = np.concatenate([indices for indices, _ in found], axis=1)
+    distances = np.concatenate([d for _, d in found], axis=1)
+    neighbors, distances = _merge_candidates(candidates, distances, n_neighbors)
+    # Cosine distance of unit rows is half their squared Euclidean distance.
+    return neighbors, distances**2 / 2 if cosine else distances
+
+
+def neighbor_recall(found, exact):
+    """Fraction of the exact neighbours that ``found`` recovers, averaged over rows."""
+    hits = sum(len(np.intersect1d(a, b)) for a, b in zip(found, exact))
+    return hits / exact.size
