@@ -87,13 +87,13 @@ class SelfSupervisedClassifier(TorchClustererBase):
         the cost of one layout before training:
         %(n_clusters_auto)s
     objective : {"minmax", "self_classifier", "iic"}, default="minmax"
-        Training objective (see above); the min-max loss is the default because it
-        is the one the package was started from.
+        Training objective (see above); the min-max loss ("SCANv2") is the default
+        as the package's original objective.
     entropy_weight : float, default=2.0
         Weight ``lambda`` of the entropy of the mean prediction (natural log). Larger
         values push towards equal class sizes. The reference's value does not carry
-        over (its Keras regulariser divides it by the batch size), so 2 was set by
-        hand; the user guide's *Min-max loss* page explains when to change it.
+        over (its Keras regulariser divides it by the batch size); 2 is skssl's own
+        setting, and the user guide's *Min-max loss* page explains when to change it.
     n_neighbors : int, default=10
         Nearest neighbours (Euclidean, in ``X`` as given) pulled into each sample's
         class (each step draws 2 of them per sample), or drawn as its second view,
@@ -103,7 +103,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         samples.
     n_negatives : int, default=10
         Far samples pushed away from each sample per step; as many as its
-        neighbours, where the reference draws 900 from the whole data.
+        neighbours, where the reference's example pairs each sample with 900.
     far_weight : float, default=1.0
         Weight of the far term against the neighbour term; 1 is the reference
         formula's. Larger neighbourhoods with a heavier push did better on the
@@ -167,7 +167,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         ``objective="minmax"``, SCAN's neighbour consistency
         ``-mean log s(f(x), f(n))`` (weighted 1), without which the labels drowned
         the graph. Clusters beyond the labelled classes stay clusters (see
-        ``classes_``) and leave the spread labels out.
+        ``classes_``).
     hidden_layer_sizes : array-like of int, default=(64,)
         %(hidden_layer_sizes_description)s
         One layer of 64 is a small network for tables of tens of features; no

@@ -226,9 +226,8 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         Distance ``d`` of the loss between two rows' codes: ``1 - cos(h_i, h_j)``
         or the squared Euclidean distance. With ``"cosine"`` the codes are scaled to
         unit length, which KMeans on them did better with (the SNNL page measures
-        it).
-        (``metric`` in the other estimators names the neighbour search's distance;
-        here neighbours are always Euclidean.)
+        it). ``metric`` in the other estimators names the neighbour search's
+        distance; here neighbours are always Euclidean.
     supervised : bool, default=False
         %(supervised_description)s
         On, ``y`` is required and chooses the positives (see above); the ``"auto"``
