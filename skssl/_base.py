@@ -205,23 +205,24 @@ N_CLUSTERS_CONSTRAINTS = {
 }
 
 
-#: Docstring text the estimators share, written once: ``%(image_shape)s`` becomes the
-#: entry of ``image_shape``, ``%(n_clusters_auto)s``
-#: the rest of ``n_clusters``' entry and that of ``max_clusters``, and
-#: ``%(n_clusters_attributes)s`` the entries of the fitted count and its table.
+#: Docstring text the estimators share, written once. A key named after a parameter
+#: (``%(tol)s``) is that parameter's whole entry, its ``name : type, default=...`` line
+#: included, for parameters whose type and default every estimator that uses the mark
+#: shares. A key ending in ``_description`` is the shared part of an entry whose default
+#: differs between estimators: each estimator writes the entry's first line with its
+#: own default and puts the mark on the line below. ``%(n_clusters_auto)s`` is the rest
+#: of ``n_clusters``' entry and that of ``max_clusters``; ``%(n_clusters_attributes)s``
+#: the entries of the fitted count and its table.
 SHARED_PARAMETER_DOCS = {
     "image_shape": """image_shape : tuple of int or None, default=None
         ``(height, width)`` or ``(height, width, channels)`` to read each row as an
-        image flattened in C order, as ``load_digits().images.reshape(n, -1)`` gives
-        them; None reads rows as tables. With a shape, neighbours are mined under the
-        image's one-pixel shifts (the distance of two images is the smallest over the
-        moved copies of one), and where views are drawn (SCAN's partition fit and
-        self-labelling, the two-view objectives) they are random affine moves of the
-        images (rotations of 10 degrees, shifts and scalings of 10%, DEC-DA's; twice
-        that for self-labelling). SCAN reads images of 16 pixels a side and more
-        through two 3x3 convolution stages before ``hidden_layer_sizes`` (USPS: 0.976
-        against the MLP's 0.970); the other estimators keep the MLP. The user guide's
-        *Images* page measures these choices. Its product must equal ``n_features``.""",
+        image flattened in C order (``load_digits().images.reshape(n, -1)``); its
+        product must equal ``n_features``. With a shape, neighbours are mined under
+        one-pixel shifts, drawn views are random affine moves of the images
+        (DEC-DA's), and SCAN reads images of 16 pixels a side and more through two
+        3x3 convolution stages before ``hidden_layer_sizes``. None, the default,
+        reads rows as tables; the user guide's *Images given as rows* page describes
+        and measures the image choices.""",
     "n_clusters_attributes": """n_clusters_ : int
         The number of clusters: ``n_clusters``, or the count ``"auto"`` found.
     n_clusters_search_ : dict of ndarray
@@ -248,6 +249,42 @@ SHARED_PARAMETER_DOCS = {
         ``floor(sqrt(n_samples / 2))``, the rule of thumb for the number of clusters
         in ``n_samples`` points. At or above ``n_samples`` it is clipped, with a
         warning. Ignored with an integer ``n_clusters``.""",
+    "hidden_layer_sizes_description": """Widths of the encoder's hidden ReLU layers
+        before the softmax head, as in :class:`~sklearn.neural_network.MLPClassifier`;
+        empty for none.""",
+    "supervised_description": """Whether ``fit(X, y)`` uses the labelled rows of
+        ``y`` (-1 marks an unlabelled row, as for
+        :class:`~sklearn.semi_supervised.LabelSpreading`). Off by default, as
+        scikit-learn's unsupervised estimators ignore ``y``, so that ``GridSearchCV``
+        passing it changes nothing. With every row unlabelled the fit is the
+        unsupervised one, with a warning. The user guide's *A few labels* page
+        measures what the labels add.""",
+    "batch_size": """batch_size : int or "auto", default="auto"
+        Samples per step. ``"auto"`` means ``ceil(n_samples * max_iter / 1000)``
+        clipped to [256, 4096], about 1000 steps in all: the budget that kept the
+        accuracy of 256-row batches in less time (the *Scaling up and out* page).""",
+    "learning_rate_init_description": """Adam's initial learning rate, decayed to 0
+        along a half cosine over ``max_iter`` epochs.""",
+    "tol": """tol : float or None, default=None
+        With a float, training stops once the epoch's mean loss has not improved on
+        the best by ``tol`` for ``n_iter_no_change`` epochs, and warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning` if ``max_iter`` comes first,
+        as :class:`~sklearn.neural_network.MLPClassifier` does. None (unlike its 1e-4)
+        runs the whole cosine schedule, whose loss flattens while the learning rate
+        is still high; the user guide's *SCAN* page measures what stopping early cost.""",
+    "n_iter_no_change": """n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` after which training stops; 10 is
+        :class:`~sklearn.neural_network.MLPClassifier`'s default.""",
+    "device": """device : str or torch.device, default="auto"
+        Torch device for training (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``);
+        ``"auto"`` picks CUDA when available, so a GPU is used without asking. The
+        fitted network is kept on the CPU.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seeds the network, the shuffles and every random draw of the fit. An int
+        gives the same result at every fit on the same data on CPU; None, as in
+        scikit-learn, draws new seeds at every fit.""",
+    "verbose": """verbose : int, default=0
+        Show a progress bar when positive; silent by default, as in scikit-learn.""",
 }
 
 

@@ -83,44 +83,47 @@ class SelfSupervisedClassifier(TorchClustererBase):
     Parameters
     ----------
     n_clusters : int or "auto", default=8
-        Number of classes to learn.
+        Number of classes to learn; 8 is :class:`~sklearn.cluster.KMeans`' default.
         ``"auto"`` counts the density clusters of the neighbour graph's layout as
         :class:`~skssl.SCANClusterer` builds it (15 neighbours, metric ``"auto"``), at
         the cost of one layout before training:
         %(n_clusters_auto)s
     objective : {"minmax", "self_classifier", "iic"}, default="minmax"
-        Training objective (see above).
+        Training objective (see above); the min-max loss ("SCANv2") is the default
+        as the package's original objective.
     entropy_weight : float, default=2.0
         Weight ``lambda`` of the entropy of the mean prediction (natural log). Larger
-        values push towards equal class sizes.
+        values push towards equal class sizes. The reference's value does not carry
+        over (its Keras regulariser divides it by the batch size); 2 is skssl's own
+        setting, and the user guide's *Min-max loss* page explains when to change it.
     n_neighbors : int, default=10
         Nearest neighbours (Euclidean, in ``X`` as given) pulled into each sample's
         class (each step draws 2 of them per sample), or drawn as its second view,
         and over which a supervised fit spreads its labels. Mined only when the
         objective or the labels use them; with fewer samples, every other sample is
-        a neighbour (with a warning).
+        a neighbour (with a warning). 10 is the reference example's number of near
+        samples.
     n_negatives : int, default=10
-        Far samples pushed away from each sample per step.
+        Far samples pushed away from each sample per step; as many as its
+        neighbours, where the reference's example pairs each sample with 900.
     far_weight : float, default=1.0
-        Weight of the far term against the neighbour term. On the 10 overlapping
-        2-d blobs (5 seeds, one initialisation) ``n_neighbors=100, far_weight=3``
-        gave 0.866 mean accuracy against 0.848 with the defaults.
+        Weight of the far term against the neighbour term; 1 is the reference
+        formula's. Larger neighbourhoods with a heavier push did better on the
+        overlapping blobs (the *Min-max loss* page measures it).
     far_candidates : int, default=32
         Other samples of the same batch (a uniform draw of the data), outside the
         sample's neighbour list, from which its far samples are chosen: the nearest
         candidates beyond the ``1 / n_clusters`` quantile of their distances, so that
         far samples skip the points that would share the sample's class if classes
         were balanced. When it is not above ``n_negatives``, the candidates are the
-        far samples. Taking them from the batch costs no forward pass: with each
-        step drawing 2 of the ``n_neighbors`` neighbours per sample, a digits fit
-        took 5.1 s against 30.8 s when every step drew all neighbours and fresh far
-        samples for 5 separate networks (0.875 against 0.858 accuracy, 3 seeds).
+        far samples. Taking them from the batch costs no forward pass; 32 leaves at
+        least 16 candidates past the quantile, more than ``n_negatives`` (the
+        *Min-max loss* page measures the time this saved).
     similarity : {"dot", "cosine"}, default="dot"
         Similarity ``s`` of two probability vectors in the min-max loss. The
-        reference text's formula uses the dot product and its code the cosine. The
-        cosine ignores confidence, so a band of uncertain samples costs nothing and
-        class boundaries drift (0.82 against 0.85 mean accuracy on the 10-blob case,
-        measured before the one-pass rewrite and the seeding fix).
+        reference text's formula uses the dot product and its code the cosine; the
+        dot product is the default because the cosine ignores confidence, so class
+        boundaries drift (the *Min-max loss* page measures it).
     views : str, default="neighbor"
         How the two views of a sample are made (two-view objectives): ``"neighbor"``
         makes the second view one of its ``n_neighbors`` mined neighbours, drawn
@@ -129,104 +132,72 @@ class SelfSupervisedClassifier(TorchClustererBase):
         with probability ``view_strength``; ``"scarf"`` replaces entries, with that
         probability, by the same feature of random training rows. Combine them with
         ``"+"`` in this order, e.g. ``"neighbor+noise"``: the corruptions apply to both
-        views, independently. Every draw is seeded from ``random_state``.
+        views, independently. Every draw is seeded from ``random_state``. Neighbours
+        are the default because, unlike images, tabular rows have no standard
+        augmentation that keeps their class.
     view_strength : float in [0, 1), default=0.2
-        Noise scale (``"noise"``) or corruption probability (``"mask"``, ``"scarf"``).
+        Noise scale (``"noise"``) or corruption probability (``"mask"``,
+        ``"scarf"``); 0.2 matches the share of features that
+        :class:`~skssl.SCANClusterer`'s self-labelling views replace.
     temperature : float, default=0.1
         Temperature of the normalised heads' softmax over classes: Self-Classifier's
-        row temperature, and ``tau_c`` of IIC's normalised FC head.
+        row temperature, and ``tau_c`` of IIC's normalised FC head; 0.1 is the row
+        temperature of Self-Classifier's published training script.
     column_temperature : float, default=0.05
-        Self-Classifier's temperature of the softmax over the batch (the target).
+        Self-Classifier's temperature of the softmax over the batch (the target);
+        0.05 is the value of its published training script.
     consistency_weight : float, default=1.0
-        IIC: weight ``lambda`` of the consistency preserving loss.
+        IIC: weight ``lambda`` of the consistency preserving loss; 1 weighs it as
+        the assignment loss.
     consistency_temperature : float, default=0.5
         IIC: temperature of the consistency preserving loss's instance softmax. The
-        reference uses 0.1; 0.5 gave higher accuracy on digits (measured before the
-        seeding fix).
+        reference uses 0.1; 0.5 scored higher on the digits (the user guide's *IIC*
+        page).
     n_overclusters : int or None, default=None
         Two-view objectives: width of an auxiliary over-clustering head trained on
         the same loss alongside the main head (IIC's recommendation); only the main
-        head is kept for prediction. None trains no auxiliary head.
+        head is kept for prediction. None trains no auxiliary head, so that the
+        default fit trains the one head it predicts with.
     supervised : bool, default=False
-        Whether ``fit(X, y)`` uses the labelled rows of ``y`` (-1 marks an unlabelled
-        row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
-        ignored, so ``GridSearchCV`` passing it changes nothing. On, ``predict``
-        returns class labels and every head learns column ``c`` as class
-        ``classes_[c]`` from two cross-entropy terms beside the unsupervised loss,
-        to which the min-max objective adds a neighbour term (each added to every
-        head's loss, also when the heads are ranked):
-
-        - the labelled rows: a draw of them at every step, weighted 10;
-        - the propagated labels, when every one of the ``n_clusters`` columns is a
-          labelled class: the ``n_neighbors`` neighbours are mined (whatever the
-          objective), the labels are spread over their graph once before training
-          (label spreading, ``alpha=0.9``), and every row of each batch is pulled
-          towards its class there, weighted by the certainty of that class (1 minus
-          the normalised entropy of its spread distribution) and by 1 against the
-          unsupervised loss. Spread labels name only labelled classes, so with
-          clusters beyond them (which would be swallowed) this term is left out;
-        - with ``objective="minmax"``, SCAN's neighbour consistency
-          ``-mean log s(f(x), f(n))`` over the loss's neighbour pairs, weighted 1.
-          The cross-entropies grow without bound where a row contradicts its
-          target, while the min-max neighbour term pulls with a force of at most 2,
-          so without this log-likelihood the labels drowned the graph.
-
-        The labels so reach rows beyond the labelled ones' neighbours, and the
-        network corrects the spread labels where its own classes disagree. With
-        the labelled term alone, the rows left unlabelled were classified with
-        0.855, 0.935 and 0.952 accuracy on digits and 0.864, 0.910 and 0.928 on USPS
-        at 1%, 5% and 10% labelled (stratified, seeds 0-2); with the propagated
-        labels too, 0.917, 0.962 and 0.973, and 0.929, 0.953 and 0.959; with all
-        three, 0.926, 0.965 and 0.973, and 0.947, 0.956 and 0.959, where
-        :class:`~sklearn.semi_supervised.LabelSpreading` reached 0.866, 0.950 and
-        0.969, and 0.896, 0.940 and 0.946, and self-training an SVC 0.519, 0.950 and
-        0.960, and 0.819, 0.953 and 0.958 (``benchmarks/semi_supervised.py``; the
-        constants' figures are in :mod:`skssl._objectives`). On USPS at 5%, the
-        neighbour consistency gave 0.956 where replacing the entropy of the mean
-        prediction by its divergence from the labelled rows' class frequencies gave
-        0.955 (0.955 with both). Clusters beyond the
-        labelled classes stay clusters (see ``classes_``). With every row unlabelled
-        the fit is the unsupervised one, with a warning.
+        %(supervised_description)s
+        On, ``predict`` returns class labels and every head learns column ``c`` as
+        class ``classes_[c]`` from terms added to its loss (also when the heads are
+        ranked): the cross-entropy of a draw of labelled rows at every step
+        (weighted 10); when every one of the ``n_clusters`` columns is a labelled
+        class, the cross-entropy towards the labels spread over the mined neighbour
+        graph (label spreading, ``alpha=0.9``, weighted by their certainty); and with
+        ``objective="minmax"``, SCAN's neighbour consistency
+        ``-mean log s(f(x), f(n))`` (weighted 1), without which the labels drowned
+        the graph. Clusters beyond the labelled classes stay clusters (see
+        ``classes_``).
     hidden_layer_sizes : array-like of int, default=(64,)
-        Widths of the hidden ReLU layers before the softmax head, as in
-        :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
+        %(hidden_layer_sizes_description)s
+        One layer of 64 is a small network for tables of tens of features; no
+        measurement of other widths is recorded.
     %(image_shape)s
     n_init : int or "auto", default="auto"
         Cluster heads trained at once on one shared encoder, each from its own
-        initialisation (as :class:`SCANClusterer` trains its heads); the head with the
-        lowest loss in one deterministic pass over the data is kept. They share
-        every forward and backward pass of the encoder, so they cost little:
-        ``"auto"`` means 5. As separate networks, 5 restarts took 6 times as long
-        on digits.
+        initialisation; the head with the lowest loss in one deterministic pass over
+        the data is kept, as ``KMeans(n_init=...)`` keeps its best run. They share
+        every forward and backward pass of the encoder, so they cost little;
+        ``"auto"`` means 5, as restarts beat longer training on the digits (the
+        *Min-max loss* page measures both).
     max_iter : int or "auto", default="auto"
         Most passes over the data (epochs), as in
         :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means
-        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))``: a million rows take 3 passes.
-    batch_size : int or "auto", default="auto"
-        Samples per step; ``"auto"`` aims at about 1000 steps in all:
-        ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096].
+        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))``, so large data sets take
+        as many sample visits as 7,000 rows at 100 passes (the *Scaling up and out*
+        page tabulates it).
+    %(batch_size)s
     learning_rate_init : float, default=1e-2
-        Adam's initial learning rate, decayed to 0 along a half cosine over
-        ``max_iter`` epochs.
-    tol : float or None, default=None
-        With a float, training stops when the epoch's mean loss has not improved on
-        the best by at least ``tol`` for ``n_iter_no_change`` epochs in a row, as in
-        :class:`~sklearn.neural_network.MLPClassifier`, and reaching ``max_iter``
-        first warns with a :class:`~sklearn.exceptions.ConvergenceWarning`. None (the
-        default, unlike MLPClassifier's 1e-4) runs the whole cosine schedule: its
-        loss flattens while the learning rate is still high, and on digits
-        ``SCANClusterer(tol=1e-4)`` stopped after 24 to 39 of 100 epochs at 0.866
-        mean accuracy against 0.907 for the whole schedule (7 seeds).
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of ``tol`` after which training stops.
-    device : str or torch.device, default="auto"
-        Torch device for training (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``);
-        ``"auto"`` picks CUDA when available. The fitted network is kept on the CPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the network, the shuffles and every random draw of the fit. An int
-        gives the same result at every fit on the same data on CPU.
-    verbose : int, default=0
-        Show a progress bar when positive.
+        %(learning_rate_init_description)s
+        1e-2 is the rate the estimator was written with; no measurement of other
+        rates is recorded.
+    %(tol)s
+    %(n_iter_no_change)s
+    %(device)s
+    %(random_state)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -265,7 +236,8 @@ class SelfSupervisedClassifier(TorchClustererBase):
 
     See Also
     --------
-    SCANClusterer : SCAN: neighbour consistency, several heads, self-labelling.
+    SCANClusterer : Mined neighbours, a density partition of their graph, a network
+        trained on it, optional self-labelling.
     sklearn.cluster.KMeans : Centroid clustering.
 
     Examples

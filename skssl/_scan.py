@@ -76,8 +76,8 @@ class SCANClusterer(TorchClustererBase):
        does; the points left out of every leaf join the cluster of their nearest
        clustered neighbour. The network (an encoder and a softmax head) is then trained
        on this partition with cross-entropy, for at most 30 passes, so that
-       ``predict`` labels new data. One-hop SCAN on the same graph scored 0.79-0.82
-       on USPS where this stage scores 0.96 (the user guide has the tables).
+       ``predict`` labels new data. SCAN's published one-hop stage on the same graph
+       scored lower on USPS (the user guide's *SCAN* page has the tables).
     3. **Self-labelling** (``self_labeling=True``). Samples whose largest probability
        reaches ``confidence_threshold`` take their class as a pseudo-label, and the
        network is trained with class-balanced cross-entropy on a strongly augmented
@@ -87,79 +87,61 @@ class SCANClusterer(TorchClustererBase):
     Parameters
     ----------
     n_clusters : int or "auto", default=8
-        Number of clusters (softmax outputs of the head).
+        Number of clusters (softmax outputs of the head); 8 is
+        :class:`~sklearn.cluster.KMeans`' default.
         ``"auto"`` counts the density clusters of the neighbour graph's layout (step
         2's, computed before the network is built):
         %(n_clusters_auto)s
     n_neighbors : int, default=15
-        Nearest neighbours mined per sample in ``X``, from which the graph is built:
-        UMAP's and EVoC's default (the user guide compares 15 and 30).
+        Nearest neighbours mined per sample in ``X``, from which the graph is built;
+        15 is UMAP's and EVoC's default (the user guide's *SCAN* page compares 30).
     min_samples : int, default=5
         Neighbours in the layout that define a point's density (its core distance),
-        as in :class:`~sklearn.cluster.HDBSCAN`: EVoC's default.
+        as in :class:`~sklearn.cluster.HDBSCAN`; 5 is EVoC's default.
     self_labeling : bool, default=False
-        Whether to run the self-labelling stage after the SCAN stage. Off by default:
-        on tabular data (digits) it changed accuracy by at most about -0.01 to +0.01
-        (measured before the seeding fix), lacking the strong image augmentations
-        that make it pay off on images.
+        Whether to run the self-labelling stage after the partition stage. Off by
+        default because on tabular data, without the strong image augmentations that
+        make it pay off, it changed accuracy little (the *SCAN* page measures it).
     confidence_threshold : float, default=0.99
-        Largest probability from which a sample counts as confident, in (0, 1).
+        Largest probability from which a sample counts as confident, in (0, 1);
+        0.99 is SCAN's value.
     metric : {"auto", "cosine", "euclidean"}, default="auto"
         Distance used to mine the neighbours. ``"auto"`` takes the cosine (as in the
         public SCAN code) from 10 features up and the Euclidean distance below: the
-        cosine drops each sample's norm, one of its degrees of freedom, which is
-        negligible on pixels and most of the information on 2-d points. Cosine and
-        Euclidean neighbour purity were within 0.01 on digits, USPS, pen digits,
-        Fashion-MNIST, wine and breast cancer, and 0.64 against 0.92 on the 10
-        overlapping 2-d blobs, where SCAN's accuracy rose from 0.64 to 0.85.
+        cosine drops each sample's norm, negligible on pixels and most of what a 2-d
+        point says, and the two mined equally pure neighbours on every suite data
+        set but the 2-d blobs (the *SCAN* page measures it).
     supervised : bool, default=False
-        Whether ``fit(X, y)`` uses the labelled rows of ``y`` (-1 marks an unlabelled
-        row, as for :class:`~sklearn.semi_supervised.LabelSpreading`). Off, ``y`` is
-        ignored, so ``GridSearchCV`` passing it changes nothing. On, the density
-        partition is matched to the labelled classes and counts for a row only as far
-        as the spread labels are uncertain there, neighbours are asked to agree (SCAN's
-        consistency), ``predict`` returns class labels, and the head learns column
-        ``c`` as class ``classes_[c]`` from the
-        two terms :class:`~skssl.SelfSupervisedClassifier` adds (see its ``supervised``): the
-        cross-entropy of a draw of labelled rows at every step (weighted 10), and,
-        when every column is a labelled class, that of the labels spread over the
-        mined neighbour graph (weighted by their certainty): the user guide's
-        semi-supervised page measures both.
-        Clusters beyond the labelled classes stay clusters (see ``classes_``). With
-        every row unlabelled the fit is the unsupervised one, with a warning.
+        %(supervised_description)s
+        On, the density partition is matched to the labelled classes and counts for
+        a row only as far as the spread labels are uncertain there, neighbours are
+        asked to agree (SCAN's consistency), ``predict`` returns class labels, and the
+        head learns column ``c`` as class ``classes_[c]`` from the labelled rows and
+        the spread labels, the terms :class:`~skssl.SelfSupervisedClassifier` adds
+        (see its ``supervised``). Clusters beyond the labelled classes stay clusters
+        (see ``classes_``).
     hidden_layer_sizes : array-like of int, default=(128,)
-        Widths of the encoder's hidden ReLU layers, as in
-        :class:`~sklearn.neural_network.MLPClassifier`; empty for none.
+        %(hidden_layer_sizes_description)s
+        One layer of 128 is wide enough for the network to learn the partition back
+        (the *SCAN* page measures it).
     %(image_shape)s
     max_iter : int or "auto", default="auto"
         Most passes over the data (epochs) that fit the network to the partition, as
         in :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most
-        as many. ``"auto"`` means ``min(30, max(3, ceil(7 * 10**5 / n_samples)))``, raised
-        to make at least 300 optimiser steps but at most 100 passes: that gave the
-        partition back (USPS 0.956 for a 0.956 partition).
-    batch_size : int or "auto", default="auto"
-        Samples per step; ``"auto"`` aims at about 1000 steps in all:
-        ``ceil(n_samples * max_iter / 1000)`` clipped to [256, 4096].
+        as many. ``"auto"`` means ``min(30, max(3, ceil(7 * 10**5 / n_samples)))``,
+        raised to make at least 300 optimiser steps but at most 100 passes: the
+        fewest passes that gave the partition back on the suite (the *SCAN* page
+        measures it).
+    %(batch_size)s
     learning_rate_init : float, default=1e-2
-        Adam's initial learning rate, decayed to 0 along a half cosine over
-        ``max_iter`` epochs, in the SCAN stage; self-labelling uses a tenth of it.
-    tol : float or None, default=None
-        With a float, training stops when the epoch's mean loss has not improved on
-        the best by at least ``tol`` for ``n_iter_no_change`` epochs in a row, as in
-        :class:`~sklearn.neural_network.MLPClassifier`, and reaching ``max_iter``
-        first warns with a :class:`~sklearn.exceptions.ConvergenceWarning`. None (the
-        default, unlike MLPClassifier's 1e-4) runs the whole cosine schedule, as the
-        skssl estimators share it (the partition's 30 passes are already short).
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of ``tol`` after which training stops.
-    device : str or torch.device, default="auto"
-        Torch device for training (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``);
-        ``"auto"`` picks CUDA when available. The fitted network is kept on the CPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the network, the shuffles and every random draw of the fit. An int
-        gives the same result at every fit on the same data on CPU.
-    verbose : int, default=0
-        Show a progress bar when positive.
+        %(learning_rate_init_description)s
+        Self-labelling uses a tenth of it. 1e-2 is the rate the estimator was
+        written with; no measurement of other rates is recorded.
+    %(tol)s
+    %(n_iter_no_change)s
+    %(device)s
+    %(random_state)s
+    %(verbose)s
 
     Attributes
     ----------

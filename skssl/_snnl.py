@@ -167,16 +167,15 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
         SNNL = - mean_i log( sum_{j positive of i} exp(-d_ij / T) / sum_{k != i} exp(-d_ik / T) )
 
     which pulls each row towards its positives and away from the rest of the batch.
-    Frosst et al. sum the loss over every hidden layer too. On digits (a first
-    version, 2 seeds) that scored 0.921 against 0.889 with KMeans, within the spread
-    of the code-only seeds (0.859 and 0.919), in twice the time, which would exceed
-    UMAP's fit time; so only the code is shaped.
+    Frosst et al. sum the loss over every hidden layer too; on digits that doubled the
+    fit time, beyond UMAP's, for a gain within the spread over seeds, so only the
+    code is shaped (the user guide's *Soft nearest neighbour loss* page measures it).
 
     **Input scaling.** Every feature is centred and divided by its standard
     deviation floored at the median one over the features: features in unrelated
     units are evened out as by a StandardScaler, but nearly constant features (border
     pixels) are not blown up, which is why KMeans does worse on standardised digits
-    (0.589) than on the raw pixels (0.792). Neighbours are mined in this space too.
+    than on the raw pixels. Neighbours are mined in this space too.
 
     **Positives and labels.** By default (``supervised=False``) training is
     unsupervised and ``y`` is ignored completely: the positives of a row are its
@@ -193,92 +192,78 @@ class SNNLTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEs
     same label, so that every anchor has a positive in its batch (one without would
     carry no signal) and every label drawn appears at least twice. The loss is taken
     over the anchors, against every row of the batch; taking it over the partners
-    too doubled the cost of the loss for no gain (KMeans on digits 0.868 against 0.866
-    with anchors only; 2 seeds).
+    too doubled the cost of the loss for no gain.
 
     Parameters
     ----------
     n_components : int, default=10
-        Size of the code returned by :meth:`transform`.
+        Size of the code returned by :meth:`transform`; 10 is the width at which the
+        user guide's *Soft nearest neighbour loss* page (the SNNL page below)
+        compares the codes with PCA and UMAP.
     hidden_layer_sizes : array-like of int or "auto", default="auto"
-        Widths of the encoder's hidden layers (the decoder mirrors them). ``"auto"``
-        means two layers of width ``2 * n_features`` kept within [64, 256]; the
-        seed's ``(500, 500, 2000)`` suits MNIST-sized inputs.
-    %(image_shape)s
+        Widths of the encoder's hidden ReLU layers (the decoder mirrors them).
+        ``"auto"`` means two layers of width ``2 * n_features`` kept within
+        [64, 256], because the seed's ``(500, 500, 2000)`` is sized for MNIST's 784
+        pixels and tabular inputs are far narrower (the SNNL page measures it).
     snnl_weight : float, default=1.0
-        Weight of the soft nearest neighbour loss against the reconstruction. KMeans
-        on the codes (seeds 0-2) scored, at weights 0.25, 1 and 4: 0.848, 0.860 and
-        0.863 on digits; 0.778, 0.802 and 0.784 on pendigits; 0.722, 0.733 and 0.738
-        on USPS. The reconstruction costs little and makes
+        Weight of the soft nearest neighbour loss against the reconstruction; 1
+        weighs them equally, and the SNNL page found neither a quarter nor four
+        times that clearly better. The reconstruction makes
         :meth:`inverse_transform` meaningful.
     temperature : float or "auto", default="auto"
         Temperature ``T`` of the loss (its starting value for the annealed and
         learned schedules). Small values look only at the closest rows. ``"auto"``
-        means 0.5 when ``supervised=False`` and 0.1 when ``supervised=True``. With
-        cosine distances (in [0, 2]) and mined-neighbour positives, KMeans on the codes
-        (seeds 0-2) scored, at T=0.35, 0.5 and 0.7: 0.855, 0.860 and 0.859 on digits;
-        0.778, 0.802 and 0.798 on pendigits; 0.701, 0.733 and 0.730 on USPS (lower
-        values break classes into fragments). With 15% of digits labelled, 5-NN on
-        held-back rows scored 0.926 at 0.05, 0.939 at 0.1 and 0.937 at 0.2.
+        means 0.5 when ``supervised=False`` and 0.1 when ``supervised=True``, the
+        values that clustered (unsupervised) and classified (with labels) best
+        among those the SNNL page measures.
     temperature_schedule : {"fixed", "annealed", "learned"}, default="fixed"
         ``"fixed"`` keeps ``temperature``. ``"annealed"`` uses
         ``T = temperature / (1 + epoch) ** 0.55`` (epoch counted from 0): the
-        ``1 / (1 + epoch) ** 0.55`` schedule of Agarap & Azcarraga (2020), scaled by
-        ``temperature``. ``"learned"`` optimises ``log T`` with the network (Frosst et
-        al., 2019), starting at ``temperature``.
+        schedule of Agarap & Azcarraga (2020), scaled by ``temperature``.
+        ``"learned"`` optimises ``log T`` with the network (Frosst et al., 2019),
+        starting at ``temperature``. ``"fixed"`` is the default because the
+        ``"auto"`` temperatures were measured with it.
     distance : {"cosine", "euclidean"}, default="cosine"
         Distance ``d`` of the loss between two rows' codes: ``1 - cos(h_i, h_j)``
         or the squared Euclidean distance. With ``"cosine"`` the codes are scaled to
-        unit length (KMeans on them, pendigits: 0.79 against 0.74 unscaled).
-        (``metric`` in the other estimators names the neighbour search's distance;
-        here neighbours are always Euclidean.)
+        unit length, which KMeans on them did better with (the SNNL page measures
+        it). ``metric`` in the other estimators names the neighbour search's
+        distance; here neighbours are always Euclidean.
     supervised : bool, default=False
-        Use the labels ``y`` passed to :meth:`fit` to choose positives (see above).
-        When False, ``y`` is ignored. With every row of ``y`` at -1 the fit warns and
-        is the unsupervised one, its ``"auto"`` temperature and noise included.
+        %(supervised_description)s
+        On, ``y`` is required and chooses the positives (see above); the ``"auto"``
+        temperature and noise follow it.
     input_noise : float or "auto", default="auto"
         Standard deviation of the Gaussian noise added to every training input, as a
         fraction of each feature's scale (the reconstruction target stays clean).
         ``"auto"`` means 0 when ``supervised=False`` and 0.75 when
         ``supervised=True``, where it keeps the label clusters from fitting only the
-        training rows (5-NN on held-back digits: 0.974 without noise, 0.984 with).
+        training rows; 0.75 scored best among the levels the SNNL page measures.
     n_neighbors : int, default=30
         Nearest neighbours mined per row (Euclidean, in the scaled input). With fewer
-        rows, every other row is a neighbour (with a warning). More positives per row
-        keep a class in one piece on larger data: KMeans on the codes (seeds 0-2)
-        scored, with 15, 20, 30 and 50 neighbours, 0.766, 0.773, 0.802 and 0.792 on
-        pendigits; 0.729, 0.732, 0.733 and 0.729 on USPS; 0.908, 0.865, 0.860 and
-        0.852 on digits (1,797 rows, where fewer do better but vary more over seeds).
+        rows, every other row is a neighbour (with a warning). 30 is the count that
+        kept a class in one piece on the larger suite data sets (the SNNL page
+        measures 15 to 50).
+    %(image_shape)s
     max_iter : int or "auto", default="auto"
         Most passes over the data (epochs), as in
         :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means about 400
-        steps: ``max(3, ceil(400 * batch_size / n_samples))`` epochs (56 on digits,
-        11 on USPS, 10 on pendigits). 200 steps scored 0.85 on digits against 0.89.
+        steps, ``max(3, ceil(400 * batch_size / n_samples))`` epochs: enough that
+        more steps moved the codes little, and within umap-learn's fit time (the
+        SNNL page measures it).
     batch_size : int or "auto", default="auto"
         Anchors per step (each brings one partner). ``"auto"`` means 256 (or
-        ``n_samples`` when fewer).
+        ``n_samples`` when fewer), which clustered as well as 512 anchors in less
+        time (the SNNL page measures it).
     learning_rate_init : float, default=3e-3
-        Adam's initial learning rate, decayed to 0 along a half cosine over
-        ``max_iter`` epochs.
-    tol : float or None, default=None
-        With a float, training stops when the epoch's mean loss has not improved on
-        the best by at least ``tol`` for ``n_iter_no_change`` epochs in a row, as in
-        :class:`~sklearn.neural_network.MLPClassifier`, and reaching ``max_iter``
-        first warns with a :class:`~sklearn.exceptions.ConvergenceWarning`. None (the
-        default, unlike MLPClassifier's 1e-4) runs the whole cosine schedule: its
-        loss flattens while the learning rate is still high, and on digits
-        ``SCANClusterer(tol=1e-4)`` stopped after 24 to 39 of 100 epochs at 0.866
-        mean accuracy against 0.907 for the whole schedule (7 seeds).
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of ``tol`` after which training stops.
-    device : str or torch.device, default="auto"
-        Torch device for training (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``);
-        ``"auto"`` picks CUDA when available. The fitted network is kept on the CPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the network, the shuffles and every random draw of the fit. An int
-        gives the same result at every fit on the same data on CPU.
-    verbose : int, default=0
-        Show a progress bar when positive.
+        %(learning_rate_init_description)s
+        3e-3 is the rate the estimator was written with; no measurement of other
+        rates is recorded.
+    %(tol)s
+    %(n_iter_no_change)s
+    %(device)s
+    %(random_state)s
+    %(verbose)s
 
     Attributes
     ----------
