@@ -8,9 +8,11 @@ from the last line that carries ``mark``; the memory readers work inside the chi
 
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 #: Set to 1 in every child (before numpy / torch / numba load), so methods compare on
@@ -86,3 +88,60 @@ def peak_rss_mb():
         return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB else
+
+
+class RssSampler:
+    """Resident memory sampled every ``interval`` seconds by a thread, while in the block.
+
+    ``peak(start, end)`` is the largest sample between two ``time.perf_counter()``
+    readings: the peak of one step of a call that times its steps itself (a step
+    shorter than the interval may hold no sample: None).
+    """
+
+    def __init__(self, interval=0.005):
+        self.interval, self.samples = interval, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), rss_mb()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start, end):
+        inside = [rss for when, rss in self.samples if start <= when <= end and rss is not None]
+        return max(inside) if inside else None
+
+
+def compile_pynndescent(X, metric="auto", rows=2000):
+    """Pay PyNNDescent's numba compilation (once per process) on ``rows`` rows; its seconds.
+
+    Through skssl's own approximate miner, so that the same functions compile as in a
+    fit that mines approximately (above ``EXACT_SEARCH_MAX_SAMPLES`` rows).
+    """
+    from skssl._graph.mining import mine_neighbors, resolve_metric
+
+    start = time.perf_counter()
+    metric = resolve_metric(metric, X.shape[1])
+    mine_neighbors(X[:rows], 15, metric=metric, method="approximate", random_state=0)
+    return time.perf_counter() - start
+
+
+def cpu_model():
+    """The CPU's model name (Linux), else what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

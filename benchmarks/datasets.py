@@ -1,4 +1,6 @@
-"""Benchmark data sets as ``(X, y)`` arrays: ``load(name, seed=0, data_home=None)``.
+"""Benchmark data sets as ``(X, y)`` arrays: ``load(name, seed=0, ...)``, the one loader.
+
+Every script in ``benchmarks/`` reads its data here (through ``_local.sibling``).
 
 =================  ===========================================================  ==========
 name               what                                                         rows x d
@@ -10,11 +12,19 @@ name               what                                                         
 ``usps``           USPS 16x16 digits, grey levels in [0, 2] (``usps.npz``)      9298 x 256
 ``pendigits``      UCI pen digits, coordinates 0..100 (``pendigits.npz``)       10992 x 16
 ``fashion_mnist``  Fashion-MNIST 28x28, pixels scaled to [0, 1] (idx files)     70000 x 784
+``iris``           sklearn ``load_iris``, StandardScaler                        150 x 4
+``blobs32``        10 Gaussian blobs in 32-d (unit spread, centres in [-10, 10])  n x 32
 =================  ===========================================================  ==========
 
 Rows are in the published order (train rows, then test rows) and every set has 10
-classes except wine (3) and breast_cancer (2). ``X`` is float64, ``y`` int64 (labels
-``0 .. k-1``). Only ``blobs`` depends on ``seed`` (the data are drawn anew per seed).
+classes except wine (3), iris (3) and breast_cancer (2). ``X`` is float64 (or
+``dtype``), ``y`` int64 (labels ``0 .. k-1``). Only ``blobs`` and ``blobs32`` depend on
+``seed`` (the data are drawn anew per seed).
+
+``n_samples`` asks for fewer rows: a stratified sample (``train_test_split`` with
+``random_state=0``) of a set that holds more. ``blobs32`` is drawn with ``n_samples``
+rows (10,000 by default) directly in ``dtype``, so that 10^6 float32 rows never pass
+through a float64 copy (the scaling benchmark measures peak memory).
 
 ``usps`` and ``pendigits`` are read from ``<data_home>/<name>.npz`` (arrays ``X`` and
 ``y``, raw values); ``data_home`` defaults to ``$SKSSL_DATA`` or else the ``shared/data``
@@ -33,7 +43,19 @@ from pathlib import Path
 
 import numpy as np
 
-NAMES = ("digits", "wine", "breast_cancer", "blobs", "usps", "pendigits", "fashion_mnist", "iris")
+NAMES = (
+    "digits",
+    "wine",
+    "breast_cancer",
+    "blobs",
+    "usps",
+    "pendigits",
+    "fashion_mnist",
+    "iris",
+    "blobs32",
+)
+#: Rows of ``blobs32`` when ``n_samples`` is not given.
+BLOBS32_ROWS = 10_000
 DEFAULT_DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
 FASHION_MNIST_HOME = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = (
@@ -71,15 +93,28 @@ def _fashion_mnist():
     return X / 255.0, y
 
 
-def load(name, seed=0, data_home=None):
-    """Return ``(X, y)`` (float64, int64) of the data set ``name`` (see the module docs).
+def blobs32(n_samples, seed=0, dtype=np.float64):
+    """10 Gaussian blobs in 32-d, drawn directly in ``dtype`` (no float64 copy)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(-10, 10, size=(10, 32)).astype(dtype)
+    y = rng.integers(10, size=n_samples)
+    X = rng.standard_normal((n_samples, 32), dtype=dtype)
+    X += centers[y]
+    return X, y.astype(np.int64)
 
-    ``seed`` is the ``random_state`` of ``blobs`` and ignored by the other sets;
-    ``data_home`` is the folder of ``usps.npz`` and ``pendigits.npz``.
+
+def load(name, seed=0, data_home=None, n_samples=None, dtype=np.float64):
+    """Return ``(X, y)`` (``dtype``, int64) of the data set ``name`` (see the module docs).
+
+    ``seed`` is the ``random_state`` of ``blobs`` and ``blobs32`` and ignored by the
+    other sets; ``data_home`` is the folder of ``usps.npz`` and ``pendigits.npz``;
+    ``n_samples`` the rows of ``blobs32``, or a stratified sample of the other sets.
     """
     from sklearn import datasets
     from sklearn.preprocessing import StandardScaler
 
+    if name == "blobs32":
+        return blobs32(n_samples or BLOBS32_ROWS, seed, dtype)
     if name == "digits":
         X, y = datasets.load_digits(return_X_y=True)
     elif name in ("wine", "breast_cancer", "iris"):
@@ -99,4 +134,9 @@ def load(name, seed=0, data_home=None):
                 X, y = data["X"], data["y"]
     else:
         raise ValueError(f"Unknown data set {name!r}; choose one of {NAMES}.")
-    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    X, y = np.asarray(X, dtype=dtype), np.asarray(y, dtype=np.int64)
+    if n_samples is not None and n_samples < len(y):
+        from sklearn.model_selection import train_test_split
+
+        X, _, y, _ = train_test_split(X, y, train_size=n_samples, stratify=y, random_state=0)
+    return X, y

@@ -39,7 +39,12 @@ from _local import sibling
 
 RESULTS = Path(__file__).parent / "results"
 DATASETS = ("digits", "usps")
-ESTIMATORS = ("SCANClusterer", "SelfSupervisedClassifier", "SNNLTransformer")
+#: Table name -> method of ``benchmarks/methods.py``.
+ESTIMATORS = {
+    "SCANClusterer": "scan",
+    "SelfSupervisedClassifier": "ssc-minmax",
+    "SNNLTransformer": "snnl",
+}
 TINY_ROWS = 400
 NO_CUDA = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
 
@@ -72,14 +77,8 @@ else:
 
 
 def make(name, device, seed, tiny):
-    import skssl
-
-    kwargs = {"device": device, "random_state": seed}
-    if tiny:
-        kwargs["max_iter"] = 2
-    if name != "SNNLTransformer":
-        kwargs["n_clusters"] = 10
-    return getattr(skssl, name)(**kwargs)
+    params = {"device": device, "max_iter": 2} if tiny else {"device": device}
+    return sibling("methods").build(ESTIMATORS[name], 10, seed, **params)
 
 
 def accuracy(model, X, y):

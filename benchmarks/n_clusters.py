@@ -35,7 +35,9 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUM
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import load  # noqa: E402
+from _local import sibling  # noqa: E402
+
+load, methods = sibling("datasets").load, sibling("methods")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS = ("digits", "wine", "breast_cancer", "blobs", "usps", "pendigits", "iris")
@@ -48,24 +50,20 @@ def candidate_range(n_samples):
 
 
 def gmm_bic(X, seed):
-    from sklearn.mixture import GaussianMixture
-
-    covariance = "full" if X.shape[1] <= 100 else "diag"
     bics = {
-        k: GaussianMixture(k, covariance_type=covariance, random_state=seed).fit(X).bic(X)
+        k: methods.build("gmm", k, seed, X.shape[1]).fit(X).bic(X)
         for k in candidate_range(X.shape[0])
     }
     return min(bics, key=bics.get)
 
 
 def kmeans_silhouette(X, seed):
-    from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
     size = min(SAMPLE, X.shape[0])
     scores = {}
     for k in candidate_range(X.shape[0]):
-        labels = KMeans(k, n_init=10, random_state=seed).fit_predict(X)
+        labels = methods.build("kmeans", k, seed).fit_predict(X)
         scores[k] = silhouette_score(X, labels, sample_size=size, random_state=seed)
     return max(scores, key=scores.get)
 
@@ -75,9 +73,7 @@ def count(labels):
 
 
 def hdbscan(X, seed):
-    from sklearn.cluster import HDBSCAN
-
-    return count(HDBSCAN().fit_predict(X))
+    return count(methods.build("hdbscan", None, seed).fit_predict(X))
 
 
 def umap_hdbscan(X, seed):
@@ -90,9 +86,7 @@ def umap_hdbscan(X, seed):
 
 
 def evoc_default(X, seed):
-    from evoc import EVoC
-
-    return count(EVoC(random_state=seed).fit(X).labels_)
+    return count(methods.build("evoc", None, seed).fit(X).labels_)  # no approx_n_clusters
 
 
 PEERS = {
@@ -104,17 +98,15 @@ PEERS = {
 }
 
 
-def skssl_fit(name, n_clusters, X, seed):
-    from skssl import SCANClusterer, SelfSupervisedClassifier
+#: The estimators compared, by name: their method in ``benchmarks/methods.py``.
+ESTIMATORS = {"SCANClusterer": "scan", "SelfSupervisedClassifier": "ssc-minmax"}
 
-    estimator = {
-        "SCANClusterer": SCANClusterer,
-        "SelfSupervisedClassifier": SelfSupervisedClassifier,
-    }[name]
+
+def skssl_fit(name, n_clusters, X, seed):
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = estimator(n_clusters, random_state=seed).fit(X)
+        model = methods.build(ESTIMATORS[name], n_clusters, seed).fit(X)
     seconds = time.perf_counter() - start
     weak = any("weak estimate" in str(w.message) for w in caught)
     return model, seconds, weak

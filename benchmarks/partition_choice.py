@@ -6,8 +6,8 @@ KMeans' own model); on the digits, USPS and pen digits the density partition is 
 ahead. This script measures, on the suite's tabular sets, the partitions a default could
 start from and two label-free rules that might choose between them:
 
-- *density*: the partition that `SCANClusterer` trains its network on, caught from the
-  estimator's own fit;
+- *density*: the partition that `SCANClusterer` trains its network on: its graph stage
+  (``graph_stage``), seeded as the estimator seeds it (``methods.scan_graph_stage``);
 - *KMeans*: `KMeans(n_init=10)` on the input;
 - *Lloyd from density* and *EM from density*: KMeans, and Gaussian mixtures with
   spherical, diagonal and full covariances, started from the density clusters' means;
@@ -27,7 +27,6 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from unittest import mock
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -39,11 +38,11 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import load  # noqa: E402
+from _local import sibling  # noqa: E402
 
-import skssl._scan  # noqa: E402
-from skssl import SCANClusterer  # noqa: E402
 from skssl.metrics import hungarian_accuracy_score  # noqa: E402
+
+load, methods = sibling("datasets").load, sibling("methods")
 
 RESULTS = Path(__file__).parent / "results"
 DATA_SETS = ["wine", "breast_cancer", "iris", "blobs", "digits", "pendigits", "usps"]
@@ -52,28 +51,12 @@ GMEANS_CRITICAL = 1.8692
 
 
 def density(X, n_clusters, random_state):
-    """The density partition that SCANClusterer(random_state=random_state) trains on.
-
-    Caught from the estimator's own fit, so mining, layout and seeding are its own; the
-    partition comes before any training, so one pass and no self-labelling leave it
-    as it is in a default fit.
-    """
-    caught = []
-    partition = skssl._scan.density_partition
-
-    def catch(*args, **kwargs):
-        result = partition(*args, **kwargs)
-        caught.append(result[0])
-        return result
-
-    with mock.patch.object(skssl._scan, "density_partition", catch), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # one pass warns that it did not converge
-        SCANClusterer(n_clusters, max_iter=1, random_state=random_state).fit(X)
-    return caught[0]
+    """The density partition that SCANClusterer(random_state=random_state) trains on."""
+    return methods.scan_graph_stage(X, n_clusters, random_state).partition
 
 
 def kmeans(X, n_clusters, random_state):
-    return KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(X)
+    return methods.build("kmeans", n_clusters, random_state).fit_predict(X)
 
 
 def gmeans_rejections(X, labels, random_state):

@@ -26,27 +26,34 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _local import sibling  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
+#: Table name -> (method of ``benchmarks/methods.py``, parameters set on it).
+ESTIMATORS = {
+    "SelfSupervisedClassifier": ("ssc-minmax", {"n_init": 2, "max_iter": 20}),
+    "SCANClusterer (self-labelling)": ("scan", {"max_iter": 20, "self_labeling": True}),
+    "SNNLTransformer": ("snnl", {"n_components": 2, "max_iter": 20}),
+}
 
 
 def estimators():
-    from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
+    build = sibling("methods").build
+    return {name: build(key, 10, 0, **params) for name, (key, params) in ESTIMATORS.items()}
 
-    return {
-        "SelfSupervisedClassifier": SelfSupervisedClassifier(
-            n_clusters=10, n_init=2, max_iter=20, random_state=0
-        ),
-        "SCANClusterer (self-labelling)": SCANClusterer(
-            n_clusters=10, max_iter=20, self_labeling=True, random_state=0
-        ),
-        "SNNLTransformer": SNNLTransformer(n_components=2, max_iter=20, random_state=0),
-    }
+
+def fitted(X):
+    """Each estimator fitted on ``X``: its name, model, output method and output on ``X``."""
+    for name, model in estimators().items():
+        model.fit(X)
+        # The clusterers' probabilities; the transformer's codes.
+        method = "predict_proba" if hasattr(model, "predict_proba") else "transform"
+        yield name, model, method, getattr(model, method)(X)
 
 
 def digits():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
+    X, y = sibling("datasets").load("digits")
     return X / 16.0, y
 
 
@@ -62,25 +69,20 @@ def fit_all(n_threads, path):
     """Fit every estimator with ``n_threads`` Torch threads; save what came out to ``path``."""
     import numpy as np
     import torch
-    from sklearn.datasets import make_blobs
 
-    from skssl._neighbors import mine_neighbors
+    from skssl._graph.mining import mine_neighbors
 
     torch.set_num_threads(n_threads)
     X, _ = digits()
     arrays = {}
-    for name, model in estimators().items():
-        model.fit(X)
-        # The clusterers' probabilities; the transformer's codes.
-        method = "predict_proba" if hasattr(model, "predict_proba") else "transform"
-        output = getattr(model, method)(X)
+    for name, model, _, output in fitted(X):
         if hasattr(model, "labels_"):
             arrays[f"{name}/labels"] = model.labels_
         arrays[f"{name}/output"] = output
         arrays[f"{name}/weights"] = flat_weights(model.module_)
     # PyNNDescent's graph (used above 50,000 rows), built with as many numba threads.
-    blobs, _ = make_blobs(n_samples=60_000, n_features=32, centers=10, random_state=0)
-    graph = mine_neighbors(blobs.astype("float32"), 10, method="approximate", random_state=0)
+    blobs, _ = sibling("datasets").load("blobs32", n_samples=60_000, dtype=np.float32)
+    graph = mine_neighbors(blobs, 10, method="approximate", random_state=0)
     arrays[f"{GRAPH}/output"] = graph
     np.savez(path, **arrays)
 
@@ -101,7 +103,7 @@ def compare(key, a, b):
     """'identical', or how far apart two results are."""
     import numpy as np
 
-    from skssl._neighbors import neighbor_recall
+    from skssl._graph.mining import neighbor_recall
     from skssl.metrics import hungarian_accuracy_score
 
     if np.array_equal(a, b):
@@ -122,12 +124,11 @@ def grid_search_scores():
     from sklearn.datasets import make_blobs
     from sklearn.model_selection import GridSearchCV
 
-    from skssl import SelfSupervisedClassifier
     from skssl.metrics import hungarian_scorer
 
     torch.set_num_threads(1)
     X, y = make_blobs(n_samples=600, centers=5, n_features=8, cluster_std=2.0, random_state=0)
-    model = SelfSupervisedClassifier(n_clusters=5, n_init=1, max_iter=20, random_state=0)
+    model = sibling("methods").build("ssc-minmax", 5, 0, n_init=1, max_iter=20)
     grid = {"entropy_weight": [1.0, 2.0], "n_neighbors": [5, 10]}
 
     def scores(search):
@@ -157,10 +158,7 @@ def round_trips():
     torch.set_num_threads(1)
     X, _ = digits()
     identical = {}
-    for name, model in estimators().items():
-        model.fit(X)
-        method = "predict_proba" if hasattr(model, "predict_proba") else "transform"
-        expected = getattr(model, method)(X)
+    for name, model, method, expected in fitted(X):
         buffer = io.BytesIO()
         joblib.dump(model, buffer)
         buffer.seek(0)

@@ -15,9 +15,10 @@ The data sets (``benchmarks/datasets.py``): digits, wine, breast_cancer, blobs, 
 pendigits (the default run) and fashion_mnist (only when named in ``--datasets``). usps
 and pendigits are read from ``../shared/data`` beside the repository (or ``$SKSSL_DATA``),
 Fashion-MNIST from ``/usr/share/datasets/fashion-mnist``; each is fetched from OpenML
-when its local file is missing. The methods: skssl's estimators with their defaults,
-KMeans on the raw and on the standardised input (the better of the two is the baseline
-to beat), GaussianMixture, UMAP + KMeans, UMAP + GMM, and the classic peers spectral,
+when its local file is missing. The methods (the clusterers of ``benchmarks/methods.py``,
+the registry every script shares): skssl's estimators with their defaults, KMeans on
+the raw and on the standardised input (the better of the two is the baseline to beat),
+GaussianMixture, UMAP + KMeans, UMAP + GMM, and the classic peers spectral,
 agglomerative and HDBSCAN on the data sets where they are cheap (``MAX_ROWS``).
 
 Every (dataset, method) pair runs in a fresh child process (this script with ``--child``),
@@ -48,19 +49,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (  # noqa: E402
     THREAD_VARIABLES,
+    cpu_model,
     peak_rss_mb,
     reset_peak_rss,
     rss_mb,
 )
 from _harness import run_child as run_in_child  # noqa: E402
+from _local import sibling  # noqa: E402
 
 for _variable in THREAD_VARIABLES:  # before numpy / torch / numba are imported
     os.environ.setdefault(_variable, "1")
 
 import numpy as np  # noqa: E402
 
+methods = sibling("methods")
 RESULTS = Path(__file__).resolve().parent / "results"
-DATASETS_MODULE = Path(__file__).resolve().parent / "datasets.py"
 CHILD_MARK = "SUITE-RESULT "
 
 #: name -> (description with preprocessing, default seeds, rows); see datasets.py
@@ -100,243 +103,15 @@ DATASETS = {
 #: the data sets of a run without --datasets: Fashion-MNIST only when asked for
 DEFAULT_DATASETS = [name for name in DATASETS if name != "fashion_mnist"]
 
-#: Every method once: key -> (label in the tables, factory, most rows it runs on).
-#: A factory takes ``(n_clusters, seed, n_features)`` and returns an unfitted model;
-#: ``max_rows`` skips data sets above it (spectral takes minutes on 10^4 rows; ward's
-#: distance matrix on Fashion-MNIST's 70000 rows is 20 GB; HDBSCAN takes 25 s on
-#: USPS's 9298 x 256, n^2 d: an hour on 70000 x 784).
-REGISTRY = {}
-
-
-class Method:
-    """One row of the suite: its label, its factory and the most rows it runs on.
-
-    An ``images`` method reads the rows as images and runs only on the sets of
-    ``IMAGE_SHAPES``; its factory gets the shape from the feature count.
-    """
-
-    def __init__(self, label, factory, max_rows=None, skssl=False, images=False):
-        self.label, self.factory, self.max_rows, self.skssl = label, factory, max_rows, skssl
-        self.images = images
-
-
-def method(key, label, max_rows=None, skssl=False, images=False):
-    """Register the decorated factory as method ``key``."""
-
-    def register(factory):
-        REGISTRY[key] = Method(label, factory, max_rows, skssl, images)
-        return factory
-
-    return register
-
-
-#: The image sets, as ``image_shape`` (height, width) of their rows.
-IMAGE_SHAPES = {"digits": (8, 8), "usps": (16, 16), "fashion_mnist": (28, 28)}
-
-
-def image_shape_of(n_features):
-    """The ``IMAGE_SHAPES`` entry of rows with ``n_features`` pixels."""
-    return next(shape for shape in IMAGE_SHAPES.values() if shape[0] * shape[1] == n_features)
-
-
-@method("scan", "SCANClusterer()", skssl=True)
-def _scan(k, seed, n_features):
-    from skssl import SCANClusterer
-
-    return SCANClusterer(k, random_state=seed)
-
-
-@method("scan-image", "SCANClusterer(image_shape=...)", skssl=True, images=True)
-def _scan_image(k, seed, n_features):
-    from skssl import SCANClusterer
-
-    return SCANClusterer(k, image_shape=image_shape_of(n_features), random_state=seed)
-
-
-@method("ssc-minmax-image", "SelfSupervisedClassifier(image_shape=...)", skssl=True, images=True)
-def _classifier_image(k, seed, n_features):
-    from skssl import SelfSupervisedClassifier
-
-    return SelfSupervisedClassifier(k, image_shape=image_shape_of(n_features), random_state=seed)
-
-
-def _classifier(objective):
-    def factory(k, seed, n_features):
-        from skssl import SelfSupervisedClassifier
-
-        if objective == "minmax":  # the default objective: pass nothing
-            return SelfSupervisedClassifier(k, random_state=seed)
-        return SelfSupervisedClassifier(k, objective=objective, random_state=seed)
-
-    return factory
-
-
-for _objective, _label in (
-    ("minmax", "SelfSupervisedClassifier() (minmax)"),
-    ("self_classifier", "SelfSupervisedClassifier(objective='self_classifier')"),
-    ("iic", "SelfSupervisedClassifier(objective='iic')"),
-):
-    method(f"ssc-{_objective.replace('_', '-')}", _label, skssl=True)(_classifier(_objective))
-
-
-@method("snnl-kmeans", "SNNLTransformer() + KMeans(n_init=10)", skssl=True)
-def _snnl_kmeans(k, seed, n_features):
-    from sklearn.pipeline import make_pipeline
-
-    from skssl import SNNLTransformer
-
-    return make_pipeline(SNNLTransformer(random_state=seed), _kmeans(k, seed, n_features))
-
-
-@method(
-    "snnl-image-kmeans",
-    "SNNLTransformer(image_shape=...) + KMeans(n_init=10)",
-    skssl=True,
-    images=True,
-)
-def _snnl_image_kmeans(k, seed, n_features):
-    from sklearn.pipeline import make_pipeline
-
-    from skssl import SNNLTransformer
-
-    return make_pipeline(
-        SNNLTransformer(image_shape=image_shape_of(n_features), random_state=seed),
-        _kmeans(k, seed, n_features),
-    )
-
-
-@method("kmeans", "KMeans(n_init=10)")
-def _kmeans(k, seed, n_features):
-    from sklearn.cluster import KMeans
-
-    return KMeans(k, n_init=10, random_state=seed)
-
-
-@method("kmeans-std", "StandardScaler() + KMeans(n_init=10)")
-def _kmeans_std(k, seed, n_features):
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), _kmeans(k, seed, n_features))
-
-
-@method("gmm", "GaussianMixture (full; diag on > 100 features)")
-def _gmm(k, seed, n_features):
-    from sklearn.mixture import GaussianMixture
-
-    # Full covariance on 784 features is infeasible (and singular on constant pixels).
-    full = n_features is None or n_features <= GMM_FULL_MAX_FEATURES
-    return GaussianMixture(k, covariance_type="full" if full else "diag", random_state=seed)
-
-
-@method("spectral", "SpectralClustering (nearest_neighbors)", max_rows=2999)
-def _spectral(k, seed, n_features):
-    from sklearn.cluster import SpectralClustering
-
-    return SpectralClustering(k, affinity="nearest_neighbors", random_state=seed)
-
-
-@method("agglomerative", "AgglomerativeClustering (ward)", max_rows=20000)
-def _agglomerative(k, seed, n_features):
-    from sklearn.cluster import AgglomerativeClustering
-
-    return AgglomerativeClustering(k, linkage="ward")
-
-
-@method("hdbscan", "HDBSCAN(copy=True) (noise = own label)", max_rows=20000)
-def _hdbscan(k, seed, n_features):
-    from sklearn.cluster import HDBSCAN
-
-    return HDBSCAN(copy=True)  # never writes into X (the default changes in 1.10)
-
-
-def _umap_then(last, **umap_options):
-    def factory(k, seed, n_features):
-        from sklearn.cluster import KMeans
-        from sklearn.mixture import GaussianMixture
-        from sklearn.pipeline import make_pipeline
-        from umap import UMAP  # its defaults: 2 components, 15 neighbours, min_dist 0.1
-
-        if last == "gmm":
-            clusterer = GaussianMixture(k, random_state=seed)
-        else:
-            clusterer = KMeans(k, n_init=10, random_state=seed)
-        return make_pipeline(UMAP(random_state=seed, **umap_options), clusterer)
-
-    return factory
-
-
-method("umap-kmeans", "UMAP() + KMeans(n_init=10)")(_umap_then("kmeans"))
-method("umap-gmm", "UMAP() + GaussianMixture (full)")(_umap_then("gmm"))
-# umap-learn's guide "Using UMAP for Clustering": more neighbours, points packed densely.
-method("umap-clustering-kmeans", "UMAP(n_neighbors=30, min_dist=0) + KMeans(n_init=10)")(
-    _umap_then("kmeans", n_neighbors=30, min_dist=0.0)
-)
-
-
-class OnMovedImageGraph:
-    """UMAP(n_neighbors=30, min_dist=0) + KMeans on the graph ``SCANClusterer`` mines for images.
-
-    The same 15 neighbours under one-pixel shifts (cosine, :class:`skssl._input.ImageInput`)
-    that ``scan-image`` lays out, given to UMAP as ``precomputed_knn`` (each row first,
-    at distance 0, as UMAP lists it): the two partition stages on one graph.
-    """
-
-    def __init__(self, k, seed, n_features):
-        self.k, self.seed, self.n_features = k, seed, n_features
-
-    def fit(self, X):
-        from sklearn.cluster import KMeans
-        from umap import UMAP
-
-        from skssl._input import ImageInput
-
-        shape = (*image_shape_of(self.n_features), 1)
-        neighbors, distances = ImageInput(shape).mine_with_distances(
-            X, 15, metric="cosine", random_state=self.seed
-        )
-        rows = np.arange(len(X))[:, None]
-        knn = (np.hstack([rows, neighbors]), np.hstack([np.zeros((len(X), 1)), distances]))
-        umap = UMAP(n_neighbors=16, min_dist=0.0, precomputed_knn=knn, random_state=self.seed)
-        layout = umap.fit_transform(X)
-        self.labels_ = KMeans(self.k, n_init=10, random_state=self.seed).fit_predict(layout)
-        return self
-
-    def fit_predict(self, X):
-        return self.fit(X).labels_
-
-
-method(
-    "umap-kmeans-moved-graph",
-    "UMAP(min_dist=0) + KMeans(n_init=10) on scan-image's graph",
-    images=True,
-)(OnMovedImageGraph)
-
-
-def _evoc(assign):
-    def factory(k, seed, n_features):
-        from evoc import EVoC
-
-        model = EVoC(approx_n_clusters=k, random_state=seed)
-        return NoiseAssigned(model) if assign else model
-
-    return factory
-
-
-method("evoc", "EVoC(approx_n_clusters=k) (noise = own label)")(_evoc(False))
-method("evoc-assigned", "EVoC(approx_n_clusters=k), noise to nearest clustered neighbour")(
-    _evoc(True)
-)
-
-#: key -> label in the tables
-METHODS = {key: entry.label for key, entry in REGISTRY.items()}
-SKSSL_METHODS = {key for key, entry in REGISTRY.items() if entry.skssl}
+#: The suite's methods (``benchmarks/methods.py``): key -> label in the tables.
+REGISTRY, IMAGE_SHAPES = methods.REGISTRY, methods.IMAGE_SHAPES
+METHODS = {key: REGISTRY[key].label for key in methods.keys("clusterer")}
+SKSSL_METHODS = {key for key in METHODS if REGISTRY[key].skssl}
 #: method -> the most rows it runs on
-MAX_ROWS = {key: entry.max_rows for key, entry in REGISTRY.items() if entry.max_rows}
+MAX_ROWS = {key: REGISTRY[key].max_rows for key in METHODS if REGISTRY[key].max_rows}
 #: the fit-time column divides by this method's median fit time on the same data set
 REFERENCE_METHOD = "umap-kmeans"
-#: GaussianMixture uses covariance_type="diag" above this many features
-GMM_FULL_MAX_FEATURES = 100
+GMM_FULL_MAX_FEATURES = methods.GMM_FULL_MAX_FEATURES
 QUICK_ROWS = 300
 
 #: published (or otherwise run) deep clustering results: dataset -> (method, ACC, NMI, source)
@@ -382,52 +157,17 @@ def skip_reason(dataset, method, max_rows=None):
 
 def load(dataset, seed, max_rows=None):
     """The data of one seed (``benchmarks/datasets.py``), subsampled to ``max_rows``."""
-    import importlib.util
-
-    # By path: "datasets" alone could import another package of that name.
-    spec = importlib.util.spec_from_file_location("skssl_benchmark_datasets", DATASETS_MODULE)
-    datasets = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(datasets)
     # The same preprocessing for every method, done once outside the estimators.
-    X, y = datasets.load(dataset, seed=seed)
-    if max_rows is not None and len(y) > max_rows:
-        from sklearn.model_selection import train_test_split
-
-        X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=0)
-    return X, y
+    return sibling("datasets").load(dataset, seed=seed, n_samples=max_rows)
 
 
 def make_model(method, n_clusters, seed, n_features=None):
-    """An unfitted model of registered ``method``."""
-    entry = REGISTRY.get(method)
-    if entry is None:
-        raise ValueError(f"unknown method {method!r}")
-    if entry.skssl:
+    """An unfitted model of registered ``method`` (one Torch thread for skssl's)."""
+    if REGISTRY[method].skssl:
         import torch
 
         torch.set_num_threads(1)
-    return entry.factory(n_clusters, seed, n_features)
-
-
-class NoiseAssigned:
-    """EVoC with each noise point given the cluster of its nearest clustered neighbour.
-
-    The neighbours are EVoC's own (``nn_inds_``, nearest first); a noise point whose
-    neighbours are all noise takes the label that spreads to it over repeated passes.
-    """
-
-    def __init__(self, model):
-        self.model = model
-
-    def fit(self, X):
-        from skssl._density import assign_noise
-
-        labels = self.model.fit(X).labels_
-        self.labels_ = assign_noise(labels, self.model.nn_inds_[:, 1:], np.asarray(X))
-        return self
-
-    def fit_predict(self, X):
-        return self.fit(X).labels_
+    return methods.build(method, n_clusters, seed, n_features)
 
 
 def score(y, labels):
@@ -527,17 +267,6 @@ def child_main(job_text):
 
 
 # ---------------------------------------------------------------------------- parent side
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def version_of(package):

@@ -14,7 +14,8 @@ warm-up, untimed::
     python benchmarks/sample_size.py --fractions 0.05 --seeds 0 \\
         --max-rows 5000 --output /tmp/sample_size.md               # a quick look
 
-``--max-rows`` first draws that many rows (seed 0) and treats them as the whole set.
+``--max-rows`` first takes a stratified sample of that many rows
+(``benchmarks/datasets.py``) and treats it as the whole set.
 Writes ``--output`` (default ``benchmarks/results/sample_size.md``).
 """
 
@@ -26,35 +27,30 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _harness import compile_pynndescent  # noqa: E402
 from _local import sibling  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 FRACTIONS = (0.05, 0.1, 0.2, 0.5, 1.0)
-ESTIMATORS = ("SCANClusterer", "SelfSupervisedClassifier")
+#: Table name -> method of ``benchmarks/methods.py``.
+ESTIMATORS = {"SCANClusterer": "scan", "SelfSupervisedClassifier": "ssc-minmax"}
 WITHIN = 0.01
 
 
 def measure(name, X, y, fraction, seed):
     """(accuracy on all rows, fit seconds, predict seconds) of one sampled fit."""
-    import skssl
     from skssl.metrics import hungarian_accuracy_score
 
     n = X.shape[0]
     rows = np.random.default_rng(seed).choice(n, size=round(fraction * n), replace=False)
     sample = X if fraction == 1 else X[np.sort(rows)]
-    model = getattr(skssl, name)(n_clusters=10, random_state=seed)
+    model = sibling("methods").build(ESTIMATORS[name], 10, seed)
     start = time.perf_counter()
     model.fit(sample)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     labels = model.predict(X)
     return hungarian_accuracy_score(y, labels), fit_seconds, time.perf_counter() - start
-
-
-def compile_pynndescent(X):
-    from pynndescent import NNDescent
-
-    NNDescent(X[:2000], n_neighbors=11, metric="euclidean", low_memory=True, compressed=True)
 
 
 def smallest_within(results, fractions):
@@ -78,14 +74,10 @@ def main():
 
     import torch
 
-    from skssl._neighbors import EXACT_SEARCH_MAX_SAMPLES
+    from skssl._graph.mining import EXACT_SEARCH_MAX_SAMPLES
 
     torch.set_num_threads(1)
-    X, y = sibling("datasets").load("fashion_mnist")
-    X = X.astype(np.float32)
-    if args.max_rows is not None and args.max_rows < X.shape[0]:
-        keep = np.sort(np.random.default_rng(0).choice(X.shape[0], args.max_rows, replace=False))
-        X, y = X[keep], y[keep]
+    X, y = sibling("datasets").load("fashion_mnist", n_samples=args.max_rows, dtype=np.float32)
     fractions = sorted(args.fractions)
     if max(fractions) * X.shape[0] > EXACT_SEARCH_MAX_SAMPLES:
         compile_pynndescent(X)

@@ -1,32 +1,42 @@
-"""Fit time, stage times and peak memory from 10^4 to 10^6 rows (float32, 32 features).
+"""A first fit in a fresh process, stage by stage: SCANClusterer beside EVoC, PyNNDescent, KMeans.
 
-One command measures, at every size, SCANClusterer and SelfSupervisedClassifier with
-their defaults (``n_clusters=10``, ``random_state=0``), SCANClusterer with
-``self_labeling=True`` (``SCANClusterer+self_labeling``) and SNNLTransformer (defaults),
-against KMeans (defaults), PyNNDescent alone (a 10-neighbour graph) and, up to 10^5
-rows, UMAP + KMeans as in the suite, each in a fresh subprocess so that its peak
-resident memory and any numba compilation are its own. Fit times are reported as
-ratios to PyNNDescent's graph plus its numba compilation (which every skssl fit that
-mines approximately pays too) and to UMAP + KMeans (its compilation left out)::
+Every (data, method) pair runs in a fresh child process (``_harness.run_child``, one
+thread per numerical library), so that imports, numba compilation and peak memory are
+that fit's own. Data: ``blobs32`` (10 Gaussian blobs in 32-d, float32) at each
+``--sizes`` row count and the real sets of ``--datasets`` (float32), all from
+``benchmarks/datasets.py``. Methods (``--what``, from ``benchmarks/methods.py``):
 
-    OMP_NUM_THREADS=1 python benchmarks/scale.py                  # 10^4, 10^5, 10^6
-    python benchmarks/scale.py --sizes 1000000 --what SCANClusterer kmeans \\
-        --output /tmp/scale                                        # a quick look
+- ``scan``: ``SCANClusterer(n_clusters=k, random_state=0)``, its defaults otherwise;
+- ``scan+self_labeling``: the same with ``self_labeling=True``;
+- ``evoc``: ``EVoC(approx_n_clusters=k, random_state=0)`` (its numba code is cached
+  on disk, so its compilation is paid once per machine, not per process);
+- ``pynndescent``: PyNNDescent alone, with the settings of skssl's approximate miner
+  (15 neighbours), at every size;
+- ``kmeans``: ``KMeans(k, n_init=10, random_state=0)``.
 
-Stages are timed by wrapping the functions ``fit`` calls (nothing in skssl changes):
-neighbour mining (``mine_neighbors``, PyNNDescent's numba compilation included above
-50,000 rows), SCAN's layout and partition, training (``train_module``, SCAN's
-warm start included), self-labelling (its own ``train_module`` call, when on), model
-choice (SCAN's normalised cut per head, the classifier's evaluation pass of its
-heads), labelling (predicting the training rows at the end of ``fit``),
-and, after ``fit``, ``predict`` on all rows. Writes ``<output>.md`` and ``<output>.json``
-(default ``benchmarks/results/scale``).
+Stages, each with its wall seconds and the process's peak resident memory in it:
+*imports* (the method's modules, after numpy and scikit-learn, which loading the data
+imports), *compilation* (a first PyNNDescent call on 2000 rows, where the fit mines
+approximately, above 50,000 rows; and for ``pynndescent``), then the *fit*. For SCAN
+the fit is split by its graph stage's own clock (``GraphStage.seconds``): *mining*,
+*fuzzy graph*, *layout*, *hierarchy*, *partition*, read from ``graph_stage`` run again
+after the fit, in the same process, as the fit runs it (same seed; one-off costs
+already paid), and *training* (the rest of the fit: the network fitted to the partition,
+self-labelling where on, labelling the rows). The graph steps' peaks come from a thread
+that samples resident memory every 5 ms; training's is the peak of the fit's last
+*training* seconds. *first fit* adds imports, compilation and fit: what a user waits for.
+Self-labelling's own time is ``scan+self_labeling``'s training minus ``scan``'s.
+
+    OMP_NUM_THREADS=1 python benchmarks/scale.py                       # 10^4-10^6, USPS
+    python benchmarks/scale.py --sizes 10000 --datasets usps --output /tmp/scale
+
+Writes ``<output>.md`` and ``<output>.json`` (default ``benchmarks/results/scale``).
 """
 
 import argparse
+import datetime
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,316 +44,231 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import peak_rss_mb, rss_mb, run_child  # noqa: E402
+from _harness import (  # noqa: E402
+    RssSampler,
+    compile_pynndescent,
+    cpu_model,
+    peak_rss_mb,
+    reset_peak_rss,
+    run_child,
+)
+from _local import sibling  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 RESULT_MARK = "SCALE-RESULT "
 SIZES = (10_000, 100_000, 1_000_000)
-ESTIMATORS = (
-    "SCANClusterer",
-    "SCANClusterer+self_labeling",
-    "SelfSupervisedClassifier",
-    "SNNLTransformer",
-)
-BASELINES = ("kmeans", "pynndescent", "umap+kmeans")
-#: UMAP, single-threaded by its random_state, takes minutes at 10^5 rows: larger sizes
-#: skip it.
-UMAP_MAX_SAMPLES = 100_000
-N_FEATURES, N_CLUSTERS = 32, 10
+REAL_SETS = ("usps",)
+WHAT = ("scan", "scan+self_labeling", "evoc", "pynndescent", "kmeans")
+GRAPH_STEPS = ("mining", "fuzzy_graph", "layout", "hierarchy", "partition")
+STAGES = ("imports", "compilation", *GRAPH_STEPS, "training")
+#: The stages a user waits for in a first fit.
+FIRST_FIT = ("imports", "compilation", "fit")
+#: The ratio column divides each first fit by this method's, on the same data.
+REFERENCE = "evoc"
 
 
-def clustered_data(n):
-    """``make_blobs``-like float32 data (10 centres in [-10, 10]^32, unit spread).
-
-    Drawn directly in float32, so the float64 copy make_blobs would make never
-    inflates the peak memory measured at 10^6 rows.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    centers = rng.uniform(-10, 10, size=(N_CLUSTERS, N_FEATURES)).astype(np.float32)
-    y = rng.integers(N_CLUSTERS, size=n)
-    X = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
-    X += centers[y]
-    return X, y
-
-
-class StageTimer:
-    """Accumulates wall time per stage by wrapping module-level functions.
-
-    A wrapped call inside another one (the spectral start mining its own neighbours)
-    counts in the outer stage only.
-    """
+class Stages:
+    """Seconds and peak resident memory (MB) of each stage, in the order they ran."""
 
     def __init__(self):
-        self.seconds = {}
-        self.depth = 0
+        self.table = {}
 
-    def add(self, stage, seconds):
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
-
-    def wrap(self, owner, name, stage):
-        function = getattr(owner, name)
-
-        def timed(*args, **kwargs):
-            label = stage(args, kwargs) if callable(stage) else stage
-            start = time.perf_counter()
-            self.depth += 1
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.depth -= 1
-                if self.depth == 0:
-                    self.add(label, time.perf_counter() - start)
-
-        setattr(owner, name, timed)
+    def run(self, name, function, *args):
+        """``function(*args)`` as stage ``name``: its seconds and the process's peak."""
+        reset_peak_rss()
+        start = time.perf_counter()
+        result = function(*args)
+        self.table[name] = {"seconds": time.perf_counter() - start, "peak_mb": peak_rss_mb()}
+        return result
 
 
-def timed(function, *args):
-    """``function(*args)`` and the wall time it took."""
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
+def mines_approximately(n_samples):
+    from skssl._graph.mining import search_method
+
+    return search_method("auto", n_samples) == "approximate"
 
 
-def training_stage(args, kwargs):
-    return "self-labelling" if kwargs.get("description") == "self-label" else "training"
+def model_of(what, n_clusters):
+    """The unfitted model of ``what`` (a ``methods`` key, ``+switch`` set to True)."""
+    key, *switches = what.split("+")
+    return sibling("methods").build(key, n_clusters, 0, **dict.fromkeys(switches, True))
 
 
-def measure(n, what):
+def measure(data, n_samples, what):
+    """One first fit of ``what`` on ``data`` in this (fresh) process, stage by stage."""
     import numpy as np
-    import torch
 
-    torch.set_num_threads(1)
-    X, y = clustered_data(n)
-    rss_data = rss_mb()
-    timer = StageTimer()
-    details = {}
-    labels = None
-    if what == "kmeans":
-        from sklearn.cluster import KMeans
+    X, y = sibling("datasets").load(data, n_samples=n_samples, dtype=np.float32)
+    n_clusters = int(np.unique(y).size)
+    stages = Stages()
+    if what == "pynndescent":
+        from skssl._graph.mining import mine_neighbors, resolve_metric
 
-        labels, seconds = timed(KMeans(N_CLUSTERS, random_state=0).fit_predict, X)
-    elif what == "pynndescent":
-        from pynndescent import NNDescent
-
-        # Compile numba's code on a small input first, so that the graph time and the
-        # once-per-process compilation are reported apart.
-        def graph(rows, **options):
-            return NNDescent(rows, n_neighbors=11, random_state=0, **options).neighbor_graph
-
-        timer.add("numba compile", timed(graph, X[:2000])[1])
-        seconds = timed(lambda: graph(X, low_memory=True))[1]
-        timer.add("graph", seconds)
-    elif what == "umap+kmeans":
-        from sklearn.cluster import KMeans
-        from umap import UMAP
-
-        def umap_kmeans(rows):
-            embedding = UMAP(random_state=0).fit_transform(rows)
-            return KMeans(N_CLUSTERS, n_init=10, random_state=0).fit_predict(embedding)
-
-        # A first fit pays numba's compilation, which the timed fit then leaves out. It
-        # takes 5000 rows: UMAP searches neighbours exactly below 4096 rows and compiles
-        # PyNNDescent (about 25 s) only on its first larger input.
-        timer.add("numba compile", timed(umap_kmeans, X[:5000])[1])
-        labels, seconds = timed(umap_kmeans, X)
-    elif what == "SNNLTransformer":
-        from sklearn.cluster import KMeans
-
-        import skssl
-        import skssl._snnl
-
-        timer.wrap(skssl._snnl, "mine_neighbors", "neighbours")
-        timer.wrap(skssl._snnl, "train_module", "training")
-        model = skssl.SNNLTransformer(random_state=0)
-        seconds = timed(model.fit, X)[1]
-        codes, predict_seconds = timed(model.transform, X)
-        timer.add("predict after fit", predict_seconds)
-        # ACC of KMeans on the codes; not part of any time.
-        labels = KMeans(N_CLUSTERS, random_state=0).fit_predict(codes)
-        details = {
-            "batch_size": min(skssl._snnl.AUTO_BATCH_SIZE, n),
-            "epochs_run": model.n_iter_,
-        }
+        metric = resolve_metric("auto", X.shape[1])
+        stages.run("imports", __import__, "pynndescent")
+        stages.run("compilation", compile_pynndescent, X)
+        fit = lambda: mine_neighbors(X, 15, metric=metric, method="approximate", random_state=0)  # noqa: E731
+        model = labels = None
     else:
-        import skssl
-        import skssl._base
-        import skssl._classifier
-        import skssl._scan
+        model = stages.run("imports", model_of, what, n_clusters)
+        if what.startswith("scan"):
+            import torch
 
-        for module in (skssl._scan, skssl._classifier):
-            timer.wrap(module, "mine_neighbors", "neighbours")
-            timer.wrap(module, "train_module", training_stage)
-        timer.wrap(skssl._scan, "node_embedding", "layout")
-        timer.wrap(skssl._scan, "density_partition", "partition")
-        timer.wrap(skssl._classifier, "evaluate", "model choice")
-        timer.wrap(skssl._base.TorchClustererBase, "_order_clusters", "labelling")
-        name, *switches = what.split("+")
-        model = getattr(skssl, name)(n_clusters=N_CLUSTERS, random_state=0)
-        model.set_params(**{switch: True for switch in switches})
-        schedule = model._schedule(n)
-        seconds = timed(model.fit, X)[1]
-        predicted, predict_seconds = timed(model.predict, X)
-        timer.add("predict after fit", predict_seconds)
-        labels = model.labels_
-        details = {
-            "batch_size": schedule.batch_size,
-            "max_iter": schedule.max_iter,
-            "epochs_run": model.n_iter_,
-            "n_init": getattr(model, "n_init_", None),
-            "predict_matches_labels": bool(np.array_equal(predicted, labels)),
-        }
+            torch.set_num_threads(1)
+            if mines_approximately(X.shape[0]):
+                stages.run("compilation", compile_pynndescent, X)
+        fit = lambda: model.fit(X)  # noqa: E731
+    with RssSampler() as fit_memory:
+        fit_start = time.perf_counter()
+        stages.run("fit", fit)
+        fit_end = time.perf_counter()
+    if what.startswith("scan"):
+        split_graph_stage(stages, X, n_clusters, fit_start, fit_end, fit_memory)
+    if model is not None:
+        labels = getattr(model, "labels_", None)
     from skssl.metrics import hungarian_accuracy_score
 
     return {
-        "n": n,
+        "data": data,
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
         "what": what,
-        "seconds": seconds,
-        "stages": timer.seconds,
-        "details": details,
-        "data_rss_mb": rss_data,
-        "peak_rss_mb": peak_rss_mb(),
+        "stages": stages.table,
+        "first_fit_seconds": sum(
+            stages.table[name]["seconds"] for name in FIRST_FIT if name in stages.table
+        ),
         "accuracy": None if labels is None else float(hungarian_accuracy_score(y, labels)),
-        "load_average": os.getloadavg(),
+        "load_average": os.getloadavg()[0],
     }
 
 
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import torch
-
-    return (
-        f"{model}, {os.cpu_count()} cores, {memory_gb:.0f} GB RAM; Python "
-        f"{platform.python_version()}, Torch {torch.__version__} on CPU with one thread, "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
-    )
+def split_graph_stage(stages, X, n_clusters, fit_start, fit_end, fit_memory):
+    """Add SCAN's graph steps and training to ``stages`` (see the module docs)."""
+    with RssSampler() as memory:
+        start = time.perf_counter()
+        graph = sibling("methods").scan_graph_stage(X, n_clusters, 0)
+    for name, seconds in graph.seconds.items():  # in the order the steps ran
+        stages.table[name] = {"seconds": seconds, "peak_mb": memory.peak(start, start + seconds)}
+        start += seconds
+    training = stages.table["fit"]["seconds"] - sum(graph.seconds.values())
+    stages.table["training"] = {
+        "seconds": training,
+        "peak_mb": fit_memory.peak(fit_end - training, fit_end),
+    }
 
 
-def stage_text(row):
-    stages = row["stages"]
-    if not stages:
+def cell(stage):
+    if stage is None:
         return "-"
-    text = ", ".join(f"{name} {value:.1f}" for name, value in stages.items())
-    fit_stages = sum(
-        v for k, v in stages.items() if k not in ("predict after fit", "numba compile")
-    )
-    if row["what"] in ESTIMATORS:
-        text += f", other {row['seconds'] - fit_stages:.1f}"
-    return text
+    peak = "" if stage["peak_mb"] is None else f" ({stage['peak_mb']:.0f})"
+    return f"{stage['seconds']:.2f}{peak}"
 
 
-def schedule_text(row):
-    details = row["details"]
-    if not details:
-        return "-"
-    text = f"{details['epochs_run']} epochs x {details['batch_size']}"
-    if details.get("n_init") is not None:
-        text += f", n_init {details['n_init']}"
-    return text
-
-
-def table(rows, header):
-    by_key = {(row["n"], row["what"]): row for row in rows}
-    lines = [
-        *header,
-        "",
-        "| n | what | fit s | µs per row | per-row growth | fit / KMeans "
-        "| fit / (PyNNDescent + compile) | fit / UMAP+KMeans "
-        "| schedule | stages (s) | peak RSS MB | ACC | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    sizes = sorted({row["n"] for row in rows})
-    for row in rows:
-        n, what, seconds = row["n"], row["what"], row["seconds"]
-        smaller = [m for m in sizes if m < n and (m, what) in by_key]
-        growth = "-"
-        if smaller:
-            previous = by_key[(smaller[-1], what)]
-            growth = f"{(seconds / n) / (previous['seconds'] / previous['n']):.2f}x"
-        ratios = []
-        for baseline in BASELINES:
-            other = by_key.get((n, baseline))
-            if what not in ESTIMATORS or other is None or other["seconds"] <= 0:
-                ratios.append("-")
-                continue
-            # PyNNDescent's numba compilation is paid by every process that mines
-            # approximately (skssl's fits above 50,000 rows), UMAP's is left out as in
-            # the suite: its warm-up fit pays it.
-            compile_seconds = other["stages"].get("numba compile", 0.0)
-            if baseline == "pynndescent":
-                ratio = seconds / (other["seconds"] + compile_seconds)
-            else:
-                ratio = seconds / other["seconds"]
-            ratios.append(f"{ratio:.2f}" if ratio < 10 else f"{ratio:.0f}")
-        accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
-        lines.append(
-            f"| {n:,} | {what} | {seconds:.1f} | {seconds / n * 1e6:.0f} | {growth} | "
-            f"{ratios[0]} | {ratios[1]} | {ratios[2]} | {schedule_text(row)} | "
-            f"{stage_text(row)} | "
-            f"{row['peak_rss_mb']:.0f} | "
-            f"{accuracy} | {row['load_average'][0]:.2f} |"
-        )
+def table(rows):
+    """Markdown: one table per data set, a row per method, a column per stage."""
+    lines = []
+    for data in dict.fromkeys((row["data"], row["n_samples"], row["n_features"]) for row in rows):
+        mine = [row for row in rows if (row["data"], row["n_samples"], row["n_features"]) == data]
+        first = {row["what"]: row["first_fit_seconds"] for row in mine}
+        trained = {row["what"]: row["stages"].get("training", {}).get("seconds") for row in mine}
+        lines += [
+            "",
+            f"**{data[0]}, {data[1]:,} x {data[2]}**",
+            "",
+            "| method | "
+            + " | ".join(name.replace("_", " ") for name in STAGES)
+            + " | self-labelling | fit | first fit | × EVoC | ACC | load |",
+            "|---" * (len(STAGES) + 7) + "|",
+        ]
+        for row in mine:
+            stages = row["stages"]
+            labelling = "-"
+            if row["what"] == "scan+self_labeling" and trained.get("scan") is not None:
+                labelling = f"{stages['training']['seconds'] - trained['scan']:.2f}"
+            ratio = "-"
+            if first.get(REFERENCE):
+                ratio = f"{row['first_fit_seconds'] / first[REFERENCE]:.2f}"
+            accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+            lines.append(
+                f"| {row['what']} | "
+                + " | ".join(cell(stages.get(name)) for name in STAGES)
+                + f" | {labelling} | {cell(stages['fit'])} | {row['first_fit_seconds']:.2f} "
+                f"| {ratio} | {accuracy} | {row['load_average']:.2f} |"
+            )
     return lines
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    parser.add_argument("--what", nargs="+", default=[*ESTIMATORS, *BASELINES])
-    parser.add_argument("--output", default=str(RESULTS / "scale"))
-    parser.add_argument("--one", nargs=2, metavar=("N", "WHAT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        print(RESULT_MARK + json.dumps(measure(int(args.one[0]), args.one[1])))
+def header(argv, rows):
+    import numpy
+    import torch
+
+    from skssl._graph.mining import EXACT_SEARCH_MAX_SAMPLES
+
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return [
+        # No heading: the docs include the table under headings of their own.
+        "A first fit in a fresh process, stage by stage. Written by `benchmarks/scale.py` "
+        "(its docstring defines each stage); do not edit "
+        f"by hand. Command: `python benchmarks/scale.py {' '.join(argv)}`, started {started} "
+        "UTC. Data run: "
+        + ", ".join(
+            f"{data} ({n:,} rows)"
+            for data, n in dict.fromkeys((row["data"], row["n_samples"]) for row in rows)
+        )
+        + ".",
+        "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, {memory_gb:.0f} GB RAM, shared "
+        "with other work (*load*: the 1-minute load average when each fit ended); Torch "
+        f"{torch.__version__} on the CPU, numpy {numpy.__version__}, one thread per "
+        "library in every child process.",
+        "",
+        "Cells: wall seconds (the process's peak resident memory in MB during the stage, "
+        "data included). SCAN's graph steps are its `GraphStage.seconds`, from the graph "
+        "stage run again after the fit (*hierarchy* is timed apart only when the count is "
+        "searched; with `n_clusters` given, *partition* builds the hierarchy too); "
+        "*training* is the rest of the fit. *compilation* "
+        "(PyNNDescent's numba code) runs only where SCAN mines approximately, above "
+        f"{EXACT_SEARCH_MAX_SAMPLES:,} rows. *first fit* = imports + compilation + fit; "
+        "*× EVoC* divides it by EVoC's on the same data (EVoC's numba cache warm). ACC: "
+        "Hungarian accuracy of the training labels. *self-labelling* is the difference "
+        "of two fits' training (noise of a few tenths of a second on a loaded machine).",
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES), help="rows of blobs32")
+    parser.add_argument("--datasets", nargs="*", default=list(REAL_SETS), help="real sets")
+    parser.add_argument("--what", nargs="+", default=list(WHAT))
+    parser.add_argument("--output", type=Path, default=RESULTS / "scale")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per child")
+    parser.add_argument("--child", nargs=3, metavar=("DATA", "N", "WHAT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        data, n_samples, what = args.child
+        result = measure(data, int(n_samples) if n_samples != "all" else None, what)
+        print(RESULT_MARK + json.dumps(result), flush=True)
         return
+    jobs = [("blobs32", str(n)) for n in args.sizes] + [(d, "all") for d in args.datasets]
     rows = []
-    for n in args.sizes:
+    for data, n_samples in jobs:
         for what in args.what:
-            if what == "umap+kmeans" and n > UMAP_MAX_SAMPLES:
-                continue
-            result, _ = run_child([sys.executable, __file__, "--one", str(n), what], RESULT_MARK)
+            command = [sys.executable, __file__, "--child", data, n_samples, what]
+            result, wall = run_child(command, RESULT_MARK, args.timeout)
             if "error" in result:
-                print(f"{what} at n={n} failed:\n{result['error']}", file=sys.stderr)
+                print(f"{what} on {data} ({n_samples}) failed:\n{result['error']}", flush=True)
                 continue
             rows.append(result)
-            print(json.dumps(rows[-1]), flush=True)
-    header = [
-        f"Machine: {machine()}.",
-        "",
-        f"Data: float32, {N_FEATURES} features, {N_CLUSTERS} Gaussian blobs (unit spread, "
-        "centres in [-10, 10]); each fit in a fresh process, estimators with their defaults "
-        f"and n_clusters={N_CLUSTERS}, random_state=0 (SCANClusterer+self_labeling: "
-        "self_labeling=True); 'schedule' is the epochs run (self-labelling's included) "
-        "and the batch size; SNNLTransformer with its defaults (ACC: KMeans on its codes, "
-        "untimed); KMeans with its defaults; PyNNDescent alone builds a 10-neighbour graph "
-        "(its numba compilation, paid once per process, is timed apart; fit / "
-        "(PyNNDescent + compile) divides by the sum, as every skssl fit above 50,000 rows "
-        "pays both); UMAP() + KMeans(n_init=10) as in the suite, up to "
-        f"{UMAP_MAX_SAMPLES:,} rows, after a warm-up fit on 5000 rows that pays its numba "
-        "compilation, PyNNDescent's included (left out of its time). 'fit s' is the wall "
-        "time of "
-        "fit alone; its stages are neighbours (PyNNDescent's compilation included above "
-        "50,000 rows), SCAN's layout of the graph and its partition, training, "
-        "self-labelling (off by default), model choice, labelling "
-        "of the training rows and 'other' (validation, setup); 'predict after fit' predicts "
-        "all rows and is not part of 'fit s'. Per-row growth compares µs per row with the "
-        "next smaller size. Peak RSS is the whole process's (data and predict included). "
-        "Load is the 1-minute load average when the fit ended: the machine is shared.",
-    ]
-    lines = table(rows, header)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(
-        json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n"
-    )
-    output.with_suffix(".md").write_text("\n".join(lines) + "\n")
+            print(
+                f"{data} {n_samples} {what}: first fit {result['first_fit_seconds']:.1f} s "
+                f"(process {wall:.0f} s)",
+                flush=True,
+            )
+    lines = header(sys.argv[1:] if argv is None else argv, rows) + table(rows)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    args.output.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -27,80 +27,52 @@ import json
 import sys
 import time
 import warnings
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
-from sklearn.svm import SVC
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.datasets import load  # noqa: E402
-from skssl import SCANClusterer, SelfSupervisedClassifier  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _local import sibling  # noqa: E402
+
 from skssl.metrics import hungarian_accuracy_score  # noqa: E402
 
+load, methods = sibling("datasets").load, sibling("methods")
 RESULTS = Path(__file__).parent / "results"
 FRACTIONS = (0.01, 0.05, 0.10)
 SEEDS = (0, 1, 2)
-PEERS = {
-    "LabelSpreading (knn)": lambda seed: LabelSpreading(kernel="knn"),
-    "SelfTraining(LogisticRegression)": lambda seed: SelfTrainingClassifier(
-        LogisticRegression(max_iter=1000)
+#: Table name -> (method of ``benchmarks/methods.py``, parameters set on it). The skssl
+#: estimators run on the CPU with ``n_clusters=10``; ``image_shape`` rows read the rows
+#: as images; "no labels" rows are fitted on ``X`` alone (``fit(X)``).
+METHODS = {
+    "LabelSpreading (knn)": ("label-spreading", {}),
+    "SelfTraining(LogisticRegression)": ("self-training-logistic", {}),
+    "SelfTraining(SVC)": ("self-training-svc", {}),
+    "SCANClusterer(supervised=True)": ("scan", {"supervised": True}),
+    "SelfSupervisedClassifier(supervised=True)": ("ssc-minmax", {"supervised": True}),
+    "SCANClusterer(image_shape, supervised=True)": ("scan-image", {"supervised": True}),
+    "SelfSupervisedClassifier(image_shape, supervised=True)": (
+        "ssc-minmax-image",
+        {"supervised": True},
     ),
-    "SelfTraining(SVC)": lambda seed: SelfTrainingClassifier(
-        SVC(probability=True, random_state=seed)
-    ),
-    "SCANClusterer(supervised=True)": lambda seed: SCANClusterer(
-        10, supervised=True, random_state=seed, device="cpu"
-    ),
-    "SelfSupervisedClassifier(supervised=True)": lambda seed: SelfSupervisedClassifier(
-        10, supervised=True, random_state=seed, device="cpu"
-    ),
+    "SCANClusterer, no labels": ("scan", {}),
+    "SelfSupervisedClassifier, no labels": ("ssc-minmax", {}),
+    "SCANClusterer(image_shape), no labels": ("scan-image", {}),
+    "SelfSupervisedClassifier(image_shape), no labels": ("ssc-minmax-image", {}),
 }
-UNSUPERVISED = {
-    "SCANClusterer, no labels": lambda seed: SCANClusterer(10, random_state=seed, device="cpu"),
-    "SelfSupervisedClassifier, no labels": lambda seed: SelfSupervisedClassifier(
-        10, random_state=seed, device="cpu"
-    ),
-}
-
-#: The rows' image shapes, and the methods that read the rows as images: ``(seed, shape)``.
-IMAGE_SHAPES = {"digits": (8, 8), "usps": (16, 16)}
-IMAGE_PEERS = {
-    "SCANClusterer(image_shape, supervised=True)": lambda seed, shape: SCANClusterer(
-        10, image_shape=shape, supervised=True, random_state=seed, device="cpu"
-    ),
-    "SelfSupervisedClassifier(image_shape, supervised=True)": lambda seed, shape: (
-        SelfSupervisedClassifier(
-            10, image_shape=shape, supervised=True, random_state=seed, device="cpu"
-        )
-    ),
-}
-IMAGE_UNSUPERVISED = {
-    "SCANClusterer(image_shape), no labels": lambda seed, shape: SCANClusterer(
-        10, image_shape=shape, random_state=seed, device="cpu"
-    ),
-    "SelfSupervisedClassifier(image_shape), no labels": lambda seed, shape: (
-        SelfSupervisedClassifier(10, image_shape=shape, random_state=seed, device="cpu")
-    ),
-}
-ALL_METHODS = [*PEERS, *IMAGE_PEERS, *UNSUPERVISED, *IMAGE_UNSUPERVISED]
+ALL_METHODS = list(METHODS)
 
 
-def factory(method, dataset):
-    """``seed -> model`` of ``method`` on ``dataset``; ``(is_supervised, factory)``."""
-    for table, supervised in ((PEERS, True), (UNSUPERVISED, False)):
-        if method in table:
-            return supervised, table[method]
-    shape = IMAGE_SHAPES.get(dataset)
-    if method in IMAGE_PEERS:
-        return True, partial(IMAGE_PEERS[method], shape=shape)
-    if method in IMAGE_UNSUPERVISED:
-        return False, partial(IMAGE_UNSUPERVISED[method], shape=shape)
-    raise ValueError(f"unknown method {method!r}")
+def factory(method, n_features):
+    """``seed -> unfitted model`` of ``method`` on rows of ``n_features``; and whether
+    it is fitted with the partial labels (``(is_supervised, factory)``)."""
+    key, params = METHODS[method]
+    entry = methods.REGISTRY[key]
+    if entry.skssl:
+        params = dict(params, device="cpu")
+    supervised = entry.kind == "semi-supervised" or params.get("supervised", False)
+    return supervised, lambda seed: methods.build(key, 10, seed, n_features, **params)
 
 
 def partly_labelled(y, fraction, seed):
@@ -126,7 +98,7 @@ def run(dataset, methods, records):
     done = {(r["dataset"], r["method"], r["fraction"], r["seed"]) for r in records}
     for seed in SEEDS:
         for method in methods:
-            supervised, make = factory(method, dataset)
+            supervised, make = factory(method, X.shape[1])
             if not supervised:
                 todo = [f for f in FRACTIONS if (dataset, method, f, seed) not in done]
                 if not todo:
