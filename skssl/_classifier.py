@@ -2,38 +2,21 @@
 
 from numbers import Integral, Real
 
-import numpy as np
-import torch
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skssl._base import (
     N_CLUSTERS_CONSTRAINTS,
-    TorchClustererBase,
     TorchEstimatorBase,
-    check_hidden_layer_sizes,
-    warn_small_batch,
     with_shared_parameter_docs,
 )
-from skssl._core import evaluate, keep_head_history, train_module
-from skssl._graph import graph_stage
 from skssl._graph.mining import mine_neighbors
-from skssl._labels import propagated_labels, spreads_labels, total_head_losses, with_label_terms
 from skssl._networks import ClusteringNetwork, LinearHeads, standardizer
-from skssl._objectives import (
-    OBJECTIVES,
-    SUPERVISED_CONSISTENCY_WEIGHT,
-    VIEW_OPTIONS,
-    needs_neighbors,
-    view_sampler,
-)
-
-#: Heads ``n_init="auto"`` trains on the shared encoder.
-AUTO_N_INIT = 5
+from skssl._objectives import CLASSIFIER_OBJECTIVES, OBJECTIVES, VIEW_OPTIONS
+from skssl._two_stage import TwoStageClusterer
 
 
 @with_shared_parameter_docs
-class SelfSupervisedClassifier(TorchClustererBase):
+class SelfSupervisedClassifier(TwoStageClusterer):
     """Classify samples into ``n_clusters`` classes learned without labels.
 
     An MLP with a softmax head is trained end to end on unlabelled data. With
@@ -256,7 +239,8 @@ class SelfSupervisedClassifier(TorchClustererBase):
     _parameter_constraints: dict = {
         **TorchEstimatorBase._parameter_constraints,
         **N_CLUSTERS_CONSTRAINTS,
-        "objective": [StrOptions(set(OBJECTIVES))],
+        "objective": [StrOptions(set(CLASSIFIER_OBJECTIVES))],
+        "entropy_target": [StrOptions({"partition", "uniform"})],
         "entropy_weight": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
@@ -283,6 +267,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         max_clusters=None,
         objective="minmax",
         entropy_weight=2.0,
+        entropy_target="partition",
         n_neighbors=10,
         n_negatives=10,
         far_weight=1.0,
@@ -312,6 +297,7 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self.max_clusters = max_clusters
         self.objective = objective
         self.entropy_weight = entropy_weight
+        self.entropy_target = entropy_target
         self.n_neighbors = n_neighbors
         self.n_negatives = n_negatives
         self.far_weight = far_weight
@@ -337,171 +323,27 @@ class SelfSupervisedClassifier(TorchClustererBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_network(self, X, hidden_layer_sizes, n_heads, kind):
-        # On images the MLP, not the convolutional encoder: min-max with convolutions
-        # put USPS in one cluster (0.167 against the MLP's 0.811, seed 0) in 4x the time.
+    @property
+    def _stage_two(self):
+        return self.objective
+
+    def _graph_settings(self):
+        return {}
+
+    def _objective_neighbors(self, X, kind, stage, seed):
+        # Mined in the user's space, as KMeans measures distances there; the network
+        # still sees standardised inputs, which only eases its training.
+        return mine_neighbors(X, self.n_neighbors, image_shape=kind.image_shape, random_state=seed)
+
+    def _build_network(self, X, hidden_layer_sizes, kind):
+        # On images the MLP, not the convolutional encoder (the images guide measures it).
         encoder, width = kind.encoder(X.shape[1], hidden_layer_sizes, convolutional=False)
         # The two-view objectives use normalised (cosine) heads: the temperature alone
         # sets how peaked their softmax is, as in both references.
-        temperature = None if self.objective == "minmax" else self.temperature
-        heads = LinearHeads(width, self.n_clusters_, n_heads=n_heads, temperature=temperature)
+        two_view = OBJECTIVES[self.objective].two_view
+        temperature = self.temperature if two_view else None
+        heads = LinearHeads(width, self.n_clusters_, n_heads=self.n_init_, temperature=temperature)
         overclustering = None
-        if self.objective != "minmax" and self.n_overclusters is not None:
+        if two_view and self.n_overclusters is not None:
             overclustering = LinearHeads(width, self.n_overclusters, temperature=temperature)
         return ClusteringNetwork(standardizer(X), encoder, heads, overclustering)
-
-    def _batch_loss(
-        self, network, data, neighbors, labels, propagated, generator, batch_size, kind
-    ):
-        """The objective's ``batch_loss`` closure, drawing from ``generator``.
-
-        With ``labels`` (-1 = unlabelled) the labelled rows' cross-entropy is added (and
-        the min-max objective adds SCAN's neighbour consistency), and with
-        ``propagated`` (targets and weights from ``propagated_labels``) the batch's
-        propagated labels' cross-entropy.
-        """
-        return with_label_terms(
-            self._unsupervised_loss(network, data, neighbors, generator, labels is not None, kind),
-            network=network,
-            data=data,
-            labels=labels,
-            propagated=propagated,
-            generator=generator,
-            batch_size=batch_size,
-        )
-
-    def _unsupervised_loss(self, network, data, neighbors, generator, supervised, kind):
-        if self.objective == "minmax":
-            # Beside the labels' cross-entropies the graph needs a log-likelihood too.
-            consistency_weight = SUPERVISED_CONSISTENCY_WEIGHT if supervised else 0.0
-            return OBJECTIVES["minmax"](
-                network,
-                data,
-                neighbors,
-                generator,
-                n_negatives=self.n_negatives,
-                far_candidates=self.far_candidates,
-                entropy_weight=self.entropy_weight,
-                far_weight=self.far_weight,
-                similarity=self.similarity,
-                consistency_weight=consistency_weight,
-            )
-        draw = view_sampler(
-            network,
-            data,
-            neighbors,
-            generator,
-            views=self.views,
-            view_strength=self.view_strength,
-            # The input kind's weak view moves both (a table's draws nothing). The
-            # min-max objective above sees the rows themselves: with random affine
-            # moves of the digits its accuracy fell from 0.921 to 0.809 (seeds 0-2).
-            first_view=kind.weak_view,
-        )
-        settings = {
-            "self_classifier": {"column_temperature": self.column_temperature / self.temperature},
-            "iic": {
-                "entropy_weight": self.entropy_weight,
-                "consistency_weight": self.consistency_weight,
-                "consistency_temperature": self.consistency_temperature,
-            },
-        }
-        return OBJECTIVES[self.objective](network, draw, **settings[self.objective])
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the classes from ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or None, default=None
-            Used only when ``supervised=True``: a label per row, -1 for unlabelled
-            rows. Ignored otherwise: no label reaches training.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        X = self._validate_fit_data(X)
-        labels, classes = self._partial_labels(y, X.shape[0])
-        hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
-        n_samples = X.shape[0]
-        schedule = self._schedule(n_samples)
-        overclusters = 0 if self.objective == "minmax" else self.n_overclusters or 0
-        device, seed, seeded_block = self._fit_setup()
-        kind = self._input_kind(X)
-        self.__dict__.pop("n_clusters_search_", None)
-        # "auto" counts on SCANClusterer's graph, laid out from a generator of its own
-        # so that the fit's random stream is that of a fit with the count given.
-        count = graph_stage(
-            X,
-            self.n_clusters,
-            image_shape=kind.image_shape,
-            min_clusters=0 if classes is None else classes.shape[0],
-            max_clusters=self.max_clusters,
-            until="count",
-            random_state=seed,
-            device=device,
-        )
-        self.n_clusters_ = count.n_clusters
-        if count.count_search is not None:
-            self.n_clusters_search_ = count.count_search
-        warn_small_batch(schedule.batch_size, max(self.n_clusters_, overclusters))
-        neighbors = np.zeros((n_samples, 0), dtype=np.int32)
-        if needs_neighbors(self.objective, self.views) or spreads_labels(
-            labels, classes, self.n_clusters_
-        ):
-            # Mined in the user's space, as KMeans measures distances there; the
-            # network still sees standardised inputs, which only eases its training.
-            neighbors = mine_neighbors(
-                X, self.n_neighbors, image_shape=kind.image_shape, random_state=seed
-            )
-        self.n_neighbors_ = neighbors.shape[1]
-
-        self.n_init_ = AUTO_N_INIT if self.n_init == "auto" else self.n_init
-        with seeded_block as generator:
-            data = torch.tensor(X, dtype=torch.float32, device=device)
-            neighbor_table = torch.tensor(neighbors, device=device)
-            label_table = None if labels is None else torch.tensor(labels, device=device)
-            propagated = propagated_labels(neighbors, labels, classes, self.n_clusters_, device)
-            network = self._build_network(X, hidden_layer_sizes, self.n_init_, kind).to(device)
-
-            def batch_loss(generator):
-                return self._batch_loss(
-                    network,
-                    data,
-                    neighbor_table,
-                    label_table,
-                    propagated,
-                    generator,
-                    schedule.batch_size,
-                    kind,
-                )
-
-            self.history_, _ = train_module(
-                network,
-                batch_loss(generator),
-                n_samples,
-                schedule,
-                generator,
-                verbose=self.verbose,
-                description=self.objective,
-            )
-            # Every head is ranked on the same draws of far samples and views, from a
-            # generator of its own: the figures are deterministic and do not depend on
-            # how long training ran.
-            evaluation = torch.Generator().manual_seed(seed)
-            means = evaluate(
-                network, batch_loss(evaluation), n_samples, schedule.batch_size, evaluation
-            )
-            self.init_losses_ = total_head_losses(means).reshape(-1)
-        self.best_init_ = int(np.argmin(self.init_losses_))
-        network.keep_head(self.best_init_, np.arange(self.n_clusters_))
-        keep_head_history(self.history_, self.best_init_)
-        self.n_iter_ = len(self.history_)
-        self._finish(network)
-        self._order_clusters(X, classes)
-        return self

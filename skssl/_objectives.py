@@ -1,10 +1,16 @@
-"""Training objectives, one batch-loss builder each: SelfSupervisedClassifier's and SCAN's.
+"""Training objectives, one batch-loss builder each, in one registry: :data:`OBJECTIVES`.
 
-A builder takes the network, the training tensors and the objective's own settings as
-explicit arguments, and returns the ``batch_loss(index, log) -> loss`` closure that
-:func:`skssl._core.train_module` calls once per step. The losses themselves live in
-:mod:`skssl._losses`; this module draws the views and far samples they compare.
+Every builder has one signature, ``build(network, inputs, **settings)``: the network,
+the fit's :class:`TrainingInputs` (its tensors and random stream), and the settings the
+registry entry names, which are estimator parameters of the same names. It returns the
+``batch_loss(index, log) -> loss`` closure that :func:`skssl._core.train_module` calls
+once per step. Adding an objective is one builder and one entry; the estimators look
+it up by name and never branch on it (as MLPClassifier's ``LOSS_FUNCTIONS``). The
+losses themselves live in :mod:`skssl._losses`; this module draws the neighbours,
+views and far samples they compare.
 """
+
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
@@ -18,7 +24,7 @@ from skssl._losses import (
     self_classifier_loss,
     soft_nearest_neighbor_loss,
 )
-from skssl._losses._common import entropy
+from skssl._losses._common import prior_entropy
 
 #: The ways ``views`` may build the two views of a sample, joined by "+" in this order.
 VIEW_KINDS = ("neighbor", "noise", "mask", "scarf")
@@ -30,9 +36,42 @@ VIEW_OPTIONS = frozenset(
 )
 
 
-def needs_neighbors(objective, views):
-    """Whether ``objective`` with ``views`` reads the mined neighbours at all."""
-    return objective == "minmax" or "neighbor" in views.split("+")
+@dataclass
+class TrainingInputs:
+    """What a fit hands every objective's builder: its tensors and its random stream.
+
+    Attributes
+    ----------
+    data : Tensor of shape (n_samples, n_features)
+        The training rows, on the training device.
+    neighbors : Tensor of shape (n_samples, k)
+        Mined neighbours of every row (k may be 0 where nothing reads them).
+    generator : torch.Generator
+        The CPU generator every draw comes from.
+    partition : LongTensor of shape (n_samples,) or None
+        The graph stage's density partition, that stage one fits and stage two may
+        keep to.
+    trust : Tensor of shape (n_samples,) or None
+        Weight of each row's partition target (1, or less where spread labels are
+        certain).
+    prior : Tensor of shape (n_clusters,) or None
+        Target cluster shares of the entropy terms; None for equal shares.
+    supervised : bool
+        Whether the labels' terms are added to this loss.
+    weak_view, strong_view : callable
+        The input kind's views (:mod:`skssl._input`): ``weak_view(x, generator)``, and
+        ``strong_view(x, index)`` for self-labelling.
+    """
+
+    data: torch.Tensor
+    neighbors: torch.Tensor
+    generator: torch.Generator
+    partition: torch.Tensor = None
+    trust: torch.Tensor = None
+    prior: torch.Tensor = None
+    supervised: bool = False
+    weak_view: object = None
+    strong_view: object = None
 
 
 def cluster_counts(assignment, n_clusters):
@@ -136,17 +175,7 @@ SUPERVISED_CONSISTENCY_WEIGHT = 1.0
 
 
 def minmax_objective(
-    network,
-    data,
-    neighbors,
-    generator,
-    *,
-    n_negatives,
-    far_candidates,
-    entropy_weight,
-    far_weight,
-    similarity,
-    consistency_weight=0.0,
+    network, inputs, *, n_negatives, far_candidates, entropy_weight, far_weight, similarity
 ):
     """Batch loss of the min-max ("SCANv2") objective, summed over the heads.
 
@@ -154,12 +183,13 @@ def minmax_objective(
     far samples chosen among the batch's other anchors (:func:`far_positions`, with
     ``near_fraction = 1 / n_clusters``): one forward pass of ``(1 + NEIGHBOR_DRAWS) B``
     rows serves every pair, where drawing all neighbours and fresh far samples took
-    ``(1 + n_neighbors + n_negatives) B``. A positive ``consistency_weight`` adds, times
-    it, SCAN's consistency over the same neighbour pairs
-    (:func:`skssl._losses.scan_loss` without its entropy; logged as ``consistency``;
-    see :data:`SUPERVISED_CONSISTENCY_WEIGHT`). Each head's loss is logged as
-    ``head_losses``.
+    ``(1 + n_neighbors + n_negatives) B``. A supervised fit adds SCAN's consistency
+    over the same neighbour pairs (:func:`skssl._losses.scan_loss` without its entropy;
+    logged as ``consistency``), weighted :data:`SUPERVISED_CONSISTENCY_WEIGHT`. Each
+    head's loss is logged as ``head_losses``.
     """
+    data, neighbors, generator = inputs.data, inputs.neighbors, inputs.generator
+    consistency_weight = SUPERVISED_CONSISTENCY_WEIGHT if inputs.supervised else 0.0
     near_fraction = 1.0 / network.heads.weight.shape[1]
     draws = min(NEIGHBOR_DRAWS, neighbors.shape[1])
 
@@ -188,6 +218,7 @@ def minmax_objective(
             entropy_weight=entropy_weight,
             similarity=similarity,
             far_weight=far_weight,
+            prior=inputs.prior,
         )
         if consistency_weight:
             consistency = scan_loss(anchor, near, entropy_weight=0.0)[0]
@@ -199,22 +230,23 @@ def minmax_objective(
     return batch_loss
 
 
-def view_sampler(network, data, neighbors, generator, *, views, view_strength, first_view=None):
+def view_sampler(network, inputs, *, views, view_strength):
     """Return ``draw(index) -> (x_1, x_2)``: two views of the rows ``index``.
 
     With ``"neighbor"`` in ``views`` the second view starts from one mined neighbour
-    drawn uniformly, else from the sample itself. ``first_view(x, generator)``, when
-    given (the input kind's weak view, e.g. a random affine move of an image), moves
-    both. ``"noise"`` (Gaussian noise of
-    ``view_strength`` times each feature's spread), ``"mask"`` (entries set to the
-    feature mean with probability ``view_strength``) and ``"scarf"`` (entries
-    replaced by draws from the feature's marginal with that probability) then corrupt
-    both views independently. Means and spreads are the network's standardiser's.
-    Every draw comes from a generator on the data's device seeded from ``generator``.
+    drawn uniformly, else from the sample itself. The input kind's weak view (e.g. a
+    random affine move of an image; a table's is the row itself) moves both.
+    ``"noise"`` (Gaussian noise of ``view_strength`` times each feature's spread),
+    ``"mask"`` (entries set to the feature mean with probability ``view_strength``) and
+    ``"scarf"`` (entries replaced by draws from the feature's marginal with that
+    probability) then corrupt both views independently. Means and spreads are the
+    network's standardiser's. Every draw comes from a generator on the data's device
+    seeded from the inputs' generator.
     """
+    data, neighbors, first_view = inputs.data, inputs.neighbors, inputs.weak_view
     kinds = views.split("+")
     mean, scale = network.standardize.mean, network.standardize.scale
-    seed = int(torch.randint(2**62, (1,), generator=generator))
+    seed = int(torch.randint(2**62, (1,), generator=inputs.generator))
     device_generator = torch.Generator(device=data.device).manual_seed(seed)
     corruptions = []
     if "noise" in kinds:
@@ -227,8 +259,7 @@ def view_sampler(network, data, neighbors, generator, *, views, view_strength, f
     def draw(index):
         second = neighbor_view(index, neighbors, device_generator) if "neighbor" in kinds else index
         x_pair = [data[index], data[second]]
-        if first_view is not None:
-            x_pair = [first_view(x, device_generator) for x in x_pair]
+        x_pair = [first_view(x, device_generator) for x in x_pair]
         for corrupt in corruptions:
             x_pair = [corrupt(x) for x in x_pair]
         return x_pair
@@ -252,18 +283,21 @@ def _two_view_logits(network, draw, index):
     return (logits[:, :size], logits[:, size:]), over, (v[:size], v[size:])
 
 
-def self_classifier_objective(network, draw, *, column_temperature):
-    """Batch loss of Self-Classifier on two views, summed over the heads.
+def self_classifier_objective(
+    network, inputs, *, temperature, column_temperature, views, view_strength
+):
+    """Batch loss of Self-Classifier on two views (:func:`view_sampler`), summed over the heads.
 
     The heads are normalised (cosine) heads that already divide their logits by the
-    row temperature, so ``column_temperature`` is given relative to it
+    row ``temperature``, so the column temperature is applied relative to it
     (``column_temperature / temperature``) to act at the requested value on the cosines.
     Each head's loss is logged as ``head_losses``.
     """
+    draw = view_sampler(network, inputs, views=views, view_strength=view_strength)
 
     def loss_of(z_1, z_2):
         return self_classifier_loss(
-            z_1, z_2, row_temperature=1.0, column_temperature=column_temperature
+            z_1, z_2, row_temperature=1.0, column_temperature=column_temperature / temperature
         )
 
     def batch_loss(index, log):
@@ -277,14 +311,25 @@ def self_classifier_objective(network, draw, *, column_temperature):
     return batch_loss
 
 
-def iic_objective(network, draw, *, entropy_weight, consistency_weight, consistency_temperature):
+def iic_objective(
+    network,
+    inputs,
+    *,
+    entropy_weight,
+    consistency_weight,
+    consistency_temperature,
+    views,
+    view_strength,
+):
     """Batch loss of IIC on two views plus consistency preservation, summed over the heads.
 
-    Per head ``L_assign - entropy_weight * H(mean f(x_1))``, plus the over-clustering
+    Per head ``L_assign - entropy_weight * H(mean f(x_1))`` (or ``-KL`` from the
+    inputs' prior), plus the over-clustering
     head's ``L_assign``, plus ``consistency_weight * L_cp`` on the embeddings that feed
     the heads. Each head's loss, its own terms plus the shared consistency term, is
     logged as ``head_losses``.
     """
+    draw = view_sampler(network, inputs, views=views, view_strength=view_strength)
 
     def batch_loss(index, log):
         if index.shape[0] < 2:  # one row has no joint distribution and no other instance
@@ -295,7 +340,7 @@ def iic_objective(network, draw, *, entropy_weight, consistency_weight, consiste
         p_1, p_2 = (torch.softmax(z.mT, dim=1).mT for z in (z_1, z_2))
         mutual_information = iic_loss(p_1, p_2)[0]
         # IIC's "lamb": extra weight on the entropy of the marginal, against empty clusters.
-        marginal_entropy = entropy(p_1.mean(dim=1), 1e-8)
+        marginal_entropy = prior_entropy(p_1.mean(dim=1), inputs.prior, 1e-8)
         assignment = mutual_information - entropy_weight * marginal_entropy
         consistency, _ = consistency_preserving_loss(v_1, v_2, temperature=consistency_temperature)
         # Each head's loss as if it were alone; the shared term is trained once.
@@ -315,50 +360,94 @@ def iic_objective(network, draw, *, entropy_weight, consistency_weight, consiste
     return batch_loss
 
 
-def partition_objective(network, data, partition, trust, generator, *, neighbors=None, view=None):
-    """Batch loss that fits the network to a partition: SCANClusterer's second stage.
+def _cross_entropy_by_head(logits, targets, weights):
+    """Every head's mean of ``weights`` times its cross-entropy towards ``targets``: ``(H,)``."""
+    n_heads, size = logits.shape[:2]
+    fitted = F.cross_entropy(logits.flatten(0, 1), targets.repeat(n_heads), reduction="none")
+    return (fitted.view(n_heads, size) * weights).mean(dim=1)
 
-    Each row's cross-entropy towards its cluster ``partition[i]`` is weighted by
-    ``trust[i]``. With ``neighbors`` (supervised fits), SCAN's neighbour consistency
-    ``-log <f(x), f(n)>`` for one drawn neighbour ``n`` is added. ``view(x, generator)``
-    draws what the network sees of the rows (the input kind's weak view).
+
+def partition_objective(network, inputs):
+    """Batch loss that fits every head to the graph stage's partition: stage one.
+
+    Each row's cross-entropy towards its cluster ``inputs.partition[i]`` is weighted by
+    ``inputs.trust[i]``, on the input kind's weak view of the rows. A supervised fit
+    adds SCAN's neighbour consistency ``-log <f(x), f(n)>`` for one drawn neighbour
+    ``n``, which carries the labels along the graph. Each head's loss is logged as
+    ``head_losses``.
     """
+    data, generator, view = inputs.data, inputs.generator, inputs.weak_view
 
     def batch_loss(index, log):
         size = index.shape[0]
-        if neighbors is not None:
-            index = torch.cat([index, neighbor_view(index, neighbors, generator).to(index.device)])
-        x = data[index] if view is None else view(data[index], generator)
-        logits = network.heads(network.embed(x))[0]
-        anchors = logits[:size]
-        counts = torch.bincount(anchors.argmax(dim=1), minlength=logits.shape[1])
-        log.add(cluster_counts=counts)
-        fitted = F.cross_entropy(anchors, partition[index[:size]], reduction="none")
-        loss = (fitted * trust[index[:size]]).mean()
-        if neighbors is not None:
-            proba = torch.softmax(logits, dim=1)
-            agreement = (proba[:size] * proba[size:]).sum(dim=1)
-            loss = loss - torch.log(agreement.clamp_min(1e-8)).mean()
-        return loss
+        if inputs.supervised:
+            near = neighbor_view(index, inputs.neighbors, generator).to(index.device)
+            index = torch.cat([index, near])
+        logits = network.heads(network.embed(view(data[index], generator)))
+        anchors = logits[:, :size]
+        head_losses = _cross_entropy_by_head(
+            anchors, inputs.partition[index[:size]], inputs.trust[index[:size]]
+        )
+        if inputs.supervised:
+            proba = torch.softmax(logits, dim=2)
+            agreement = (proba[:, :size] * proba[:, size:]).sum(dim=2)
+            head_losses = head_losses - torch.log(agreement.clamp_min(1e-8)).mean(dim=1)
+        log.add(head_losses=head_losses, cluster_counts=_cluster_counts(anchors))
+        return head_losses.sum()
 
     return batch_loss
 
 
-def self_label_objective(network, data, threshold, strong_view):
+def scan_objective(network, inputs, *, entropy_weight, partition_weight):
+    """Batch loss of SCAN's clustering step from stage one's network, summed over the heads.
+
+    Per head, SCAN's loss (:func:`skssl._losses.scan_loss`): the consistency
+    ``-log <f(x), f(n)>`` with one mined neighbour ``n`` drawn per anchor, minus
+    ``entropy_weight`` times the entropy of the mean prediction (``-KL`` from the
+    inputs' prior, the partition's cluster shares, where it is set), both on the input
+    kind's weak view. Plus ``partition_weight`` times the cross-entropy towards the
+    partition stage one fitted (weighted by the inputs' trust), which keeps the
+    refinement near the partition as seed 002's ``L_cp`` keeps its stage two near
+    stage one; 0 is the paper's loss. Each head's loss is logged as ``head_losses``.
+    """
+    data, generator, view = inputs.data, inputs.generator, inputs.weak_view
+
+    def batch_loss(index, log):
+        size = index.shape[0]
+        near = neighbor_view(index, inputs.neighbors, generator).to(index.device)
+        logits = network.heads(network.embed(view(data[torch.cat([index, near])], generator)))
+        proba = torch.softmax(logits.mT, dim=1).mT
+        head_losses, terms = scan_loss(
+            proba[:, :size], proba[:, size:], entropy_weight=entropy_weight, prior=inputs.prior
+        )
+        if partition_weight:
+            fitted = _cross_entropy_by_head(
+                logits[:, :size], inputs.partition[index], inputs.trust[index]
+            )
+            head_losses = head_losses + partition_weight * fitted
+            terms["partition"] = fitted.detach()
+        log.add(**terms, head_losses=head_losses, cluster_counts=_cluster_counts(logits[:, :size]))
+        return head_losses.sum()
+
+    return batch_loss
+
+
+def self_label_objective(network, inputs, *, confidence_threshold):
     """Batch loss of self-labelling: confident weak-view argmax as target of a strong view.
 
-    A sample is confident when its largest probability on the weak view (the
-    sample itself, without gradient) reaches ``threshold``. The cross-entropy is
-    class-balanced with ``w_c = n_confident / count_c`` over the batch's confident
-    samples; a batch without a confident sample is skipped.
+    A sample is confident when its largest probability on the rows themselves (without
+    gradient) reaches ``confidence_threshold``. The cross-entropy of the input kind's
+    strong view is class-balanced with ``w_c = n_confident / count_c`` over the batch's
+    confident samples; a batch without a confident sample is skipped.
     """
+    data = inputs.data
 
     def batch_loss(index, log):
         x = data[index]
         with torch.no_grad():
             proba = network(x)
         confidence, target = proba.max(dim=1)
-        confident = confidence >= threshold
+        confident = confidence >= confidence_threshold
         log.add(cluster_counts=torch.bincount(target, minlength=proba.shape[1]))
         n_confident = int(confident.sum())
         if n_confident == 0:
@@ -366,7 +455,8 @@ def self_label_objective(network, data, threshold, strong_view):
         target = target[confident]
         counts = torch.bincount(target, minlength=proba.shape[1]).to(x.dtype)
         weight = torch.where(counts > 0, n_confident / counts.clamp(min=1), 0.0)
-        logits = network.heads(network.embed(strong_view(x[confident], index[confident])))[0]
+        strong = inputs.strong_view(x[confident], index[confident])
+        logits = network.heads(network.embed(strong))[0]
         return F.cross_entropy(logits, target, weight=weight)
 
     return batch_loss
@@ -418,11 +508,57 @@ def snnl_objective(
     return batch_loss
 
 
-#: SelfSupervisedClassifier's objectives by name, as MLPClassifier's ``LOSS_FUNCTIONS``:
-#: ``objective=...`` picks the batch-loss builder. The min-max builder reads the rows and
-#: their mined neighbours, the two-view ones a :func:`view_sampler`.
+@dataclass(frozen=True)
+class Objective:
+    """An entry of :data:`OBJECTIVES`.
+
+    Attributes
+    ----------
+    build : callable
+        ``build(network, inputs, **settings) -> batch_loss``.
+    settings : tuple of str
+        The estimator parameters ``build`` takes, by name.
+    two_view : bool
+        Whether it compares two views through normalised (cosine) heads, which take a
+        ``temperature`` and may carry an over-clustering head.
+    """
+
+    build: object
+    settings: tuple = ()
+    two_view: bool = False
+
+    def reads_neighbors(self, views="neighbor"):
+        """Whether it reads the mined neighbours (a two-view one only with neighbour views)."""
+        return not self.two_view or "neighbor" in views.split("+")
+
+    def batch_loss(self, network, inputs, estimator):
+        """``build`` with its settings read off ``estimator``'s parameters."""
+        settings = {name: getattr(estimator, name) for name in self.settings}
+        return self.build(network, inputs, **settings)
+
+
+_TWO_VIEWS = ("views", "view_strength")
+
+#: Every objective by name, as MLPClassifier's ``LOSS_FUNCTIONS``. Stage one is
+#: ``"partition"``; SelfSupervisedClassifier's ``objective`` names its stage two, and
+#: SCANClusterer's stage two is ``"scan"``, followed by ``"self_label"``.
 OBJECTIVES = {
-    "minmax": minmax_objective,
-    "self_classifier": self_classifier_objective,
-    "iic": iic_objective,
+    "partition": Objective(partition_objective),
+    "scan": Objective(scan_objective, ("entropy_weight", "partition_weight")),
+    "self_label": Objective(self_label_objective, ("confidence_threshold",)),
+    "minmax": Objective(
+        minmax_objective,
+        ("n_negatives", "far_candidates", "entropy_weight", "far_weight", "similarity"),
+    ),
+    "self_classifier": Objective(
+        self_classifier_objective, ("temperature", "column_temperature", *_TWO_VIEWS), True
+    ),
+    "iic": Objective(
+        iic_objective,
+        ("entropy_weight", "consistency_weight", "consistency_temperature", *_TWO_VIEWS),
+        True,
+    ),
 }
+
+#: The objectives SelfSupervisedClassifier's ``objective`` may name.
+CLASSIFIER_OBJECTIVES = ("minmax", "self_classifier", "iic")

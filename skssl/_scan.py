@@ -2,61 +2,23 @@
 
 import warnings
 from dataclasses import replace
-from functools import partial
 from numbers import Integral, Real
 
-import numpy as np
-import torch
-from scipy.optimize import linear_sum_assignment
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skssl._base import (
     N_CLUSTERS_CONSTRAINTS,
-    TorchClustererBase,
     TorchEstimatorBase,
-    check_hidden_layer_sizes,
-    warn_small_batch,
     with_shared_parameter_docs,
 )
 from skssl._core import forward_in_chunks, train_module
-from skssl._graph import graph_stage
-from skssl._labels import propagated_labels, with_label_terms
 from skssl._networks import ClusteringNetwork, LinearHeads, standardizer
-from skssl._objectives import partition_objective, self_label_objective
-
-#: A cluster holding fewer than this fraction of its fair share ``n_samples / n_clusters``
-#: of the training samples counts as collapsed (warned about).
-COLLAPSE_FRACTION = 0.1
-
-#: Passes that fit the network to the partition with ``max_iter="auto"``, and the
-#: fewest optimiser steps they make: USPS's 30 passes of 10 steps gave back its
-#: partition (0.956 for 0.956); small data sets take more passes of one batch.
-PARTITION_EPOCHS = 30
-PARTITION_STEPS = 300
-
-#: ...but never more passes than this: on wine's 178 rows (one batch a pass) 100
-#: passes scored as 300 did (0.921) in a third of the time.
-PARTITION_MAX_EPOCHS = 100
-
-
-def align_to_labels(partition, labels, n_clusters):
-    """Renumber a partition so that the cluster matched to labelled class ``c`` is ``c``.
-
-    The matching maximises the labelled rows (``labels >= 0``) that agree (the
-    Hungarian algorithm); clusters matched to no class take the remaining numbers.
-    """
-    labelled = labels >= 0
-    table = np.zeros((n_clusters, n_clusters))
-    np.add.at(table, (labels[labelled], partition[labelled]), 1)
-    numbers, clusters = linear_sum_assignment(table, maximize=True)
-    renumber = np.empty(n_clusters, dtype=np.int64)
-    renumber[clusters] = numbers
-    return renumber[partition]
+from skssl._objectives import OBJECTIVES
+from skssl._two_stage import TwoStageClusterer
 
 
 @with_shared_parameter_docs
-class SCANClusterer(TorchClustererBase):
+class SCANClusterer(TwoStageClusterer):
     """SCAN clustering: mined neighbours, a density partition of their graph, self-labelling.
 
     SCAN's stages (Van Gansbeke et al., 2020), with the middle one read off the whole
@@ -232,6 +194,10 @@ class SCANClusterer(TorchClustererBase):
         **N_CLUSTERS_CONSTRAINTS,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "min_samples": [Interval(Integral, 1, None, closed="left")],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "entropy_target": [StrOptions({"partition", "uniform"})],
+        "partition_weight": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "self_labeling": ["boolean"],
         "confidence_threshold": [Interval(Real, 0, 1, closed="neither")],
         "metric": [StrOptions({"auto", "cosine", "euclidean"})],
@@ -247,6 +213,10 @@ class SCANClusterer(TorchClustererBase):
         max_clusters=None,
         n_neighbors=15,
         min_samples=5,
+        entropy_weight=5.0,
+        entropy_target="partition",
+        partition_weight=1.0,
+        n_init="auto",
         self_labeling=False,
         confidence_threshold=0.99,
         metric="auto",
@@ -266,6 +236,10 @@ class SCANClusterer(TorchClustererBase):
         self.max_clusters = max_clusters
         self.n_neighbors = n_neighbors
         self.min_samples = min_samples
+        self.entropy_weight = entropy_weight
+        self.entropy_target = entropy_target
+        self.partition_weight = partition_weight
+        self.n_init = n_init
         self.self_labeling = self_labeling
         self.confidence_threshold = confidence_threshold
         self.metric = metric
@@ -281,135 +255,30 @@ class SCANClusterer(TorchClustererBase):
         self.random_state = random_state
         self.verbose = verbose
 
+    _stage_two = "scan"
+
+    def _graph_settings(self):
+        return {
+            "n_neighbors": self.n_neighbors,
+            "metric": self.metric,
+            "min_samples": self.min_samples,
+        }
+
+    def _objective_neighbors(self, X, kind, stage, seed):
+        return stage.neighbors
+
     def _build_network(self, X, hidden_layer_sizes, kind):
         encoder, width = kind.encoder(X.shape[1], hidden_layer_sizes)
-        heads = LinearHeads(width, self.n_clusters_)
+        heads = LinearHeads(width, self.n_clusters_, n_heads=self.n_init_)
         return ClusteringNetwork(standardizer(X), encoder, heads)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Cluster ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or None, default=None
-            Used only when ``supervised=True``: a label per row, -1 for unlabelled
-            rows. Ignored otherwise: no label reaches training.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        X = self._validate_fit_data(X)
-        labels, classes = self._partial_labels(y, X.shape[0])
-        hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
-        schedule = self._partition_schedule(X.shape[0])
-        device, seed, seeded_block = self._fit_setup()
-        kind = self._input_kind(X)
-        self.__dict__.pop("n_clusters_search_", None)
-        with seeded_block as generator:
-            # Neighbours are mined in the space the user gives, as KMeans measures
-            # distances there: rescaling axes changes which samples are near, and a
-            # StandardScaler in a Pipeline does it on request.
-            stage = graph_stage(
-                X,
-                self.n_clusters,
-                image_shape=kind.image_shape,
-                n_neighbors=self.n_neighbors,
-                metric=self.metric,
-                min_samples=self.min_samples,
-                max_clusters=self.max_clusters,
-                min_clusters=0 if classes is None else classes.shape[0],
-                random_state=seed,
-                generator=generator,
-                device=device,
-            )
-            self.neighbors_, self.metric_ = stage.neighbors, stage.metric
-            self.n_neighbors_ = stage.neighbors.shape[1]
-            self.n_clusters_ = stage.n_clusters
-            if stage.count_search is not None:
-                self.n_clusters_search_ = stage.count_search
-            self.noise_fraction_ = stage.noise_fraction
-            self.min_cluster_size_ = stage.min_cluster_size
-            warn_small_batch(schedule.batch_size, self.n_clusters_)
-
-            data = torch.tensor(X, dtype=torch.float32, device=device)
-            neighbors = torch.tensor(self.neighbors_, device=device)
-            network = self._build_network(X, hidden_layer_sizes, kind).to(device)
-            propagated = propagated_labels(
-                self.neighbors_, labels, classes, self.n_clusters_, device
-            )
-            add_labels = partial(
-                with_label_terms,
-                network=network,
-                data=data,
-                labels=None if labels is None else torch.tensor(labels, device=device),
-                propagated=propagated,
-                generator=generator,
-                batch_size=schedule.batch_size,
-            )
-            partition = stage.partition
-            if labels is not None:
-                partition = align_to_labels(partition, labels, self.n_clusters_)
-            # Where spread labels are certain they, not the partition, say the class.
-            trust = torch.ones(X.shape[0], device=device)
-            if propagated is not None:
-                trust = 1 - propagated[1]
-            # Supervised fits add SCAN's neighbour consistency, which carries the labels
-            # along the graph (the semi-supervised guide measures it).
-            batch_loss = partition_objective(
-                network,
-                data,
-                torch.as_tensor(partition, dtype=torch.long, device=device),
-                trust,
-                generator,
-                neighbors=None if labels is None else neighbors,
-                view=kind.weak_view,
-            )
-            self.history_, stop = train_module(
-                network,
-                add_labels(batch_loss),
-                X.shape[0],
-                schedule,
-                generator,
-                verbose=self.verbose,
-                description="partition",
-            )
-            if self.self_labeling and stop != "interrupted":
-                self.history_ += self._self_label(
-                    network, data, neighbors, schedule, generator, add_labels, kind
-                )
-        self.n_iter_ = len(self.history_)
-        self._finish(network)
-        self._order_clusters(X, classes)
-        self._warn_collapse()
-        return self
-
-    def _partition_schedule(self, n_samples):
-        """The :class:`~skssl._core.Schedule` that fits the network to the partition.
-
-        ``max_iter="auto"`` means ``PARTITION_EPOCHS`` passes, or more to make
-        ``PARTITION_STEPS`` optimiser steps, but at most ``PARTITION_MAX_EPOCHS``.
-        """
-        schedule = self._schedule(n_samples)
-        if self.max_iter != "auto":
-            return schedule
-        steps_per_epoch = -(-n_samples // schedule.batch_size)
-        epochs = max(
-            min(schedule.max_iter, PARTITION_EPOCHS), -(-PARTITION_STEPS // steps_per_epoch)
-        )
-        return replace(schedule, max_iter=min(epochs, PARTITION_MAX_EPOCHS))
-
-    def _self_label(self, network, data, neighbors, schedule, generator, add_labels, kind):
-        """Self-labelling stage, until the confident set stops growing. Returns its history.
-
-        ``add_labels`` adds the labels' terms to a batch loss (supervised fits); the
-        strong views are ``kind``'s.
-        """
+    def _after_stage_two(self, network, inputs, schedule, add_labels):
+        """Self-labelling where asked, until the confident set stops growing."""
+        if not self.self_labeling:
+            return []
+        generator, data, neighbors = inputs.generator, inputs.data, inputs.neighbors
         feature_std = network.standardize.scale
+        kind = self._input_kind(data)
 
         def strong_view(x, index):
             return kind.strong_view(
@@ -425,15 +294,14 @@ class SCANClusterer(TorchClustererBase):
             record["confident_fraction"] = fractions[-1]
             return len(fractions) > 1 and fractions[-1] <= fractions[-2]
 
-        batch_loss = add_labels(
-            self_label_objective(network, data, self.confidence_threshold, strong_view)
+        batch_loss = OBJECTIVES["self_label"].batch_loss(
+            network, replace(inputs, strong_view=strong_view), self
         )
-        self_label_schedule = replace(schedule, learning_rate=schedule.learning_rate / 10, tol=None)
         history, _ = train_module(
             network,
-            batch_loss,
+            add_labels(batch_loss, generator=generator),
             data.shape[0],
-            self_label_schedule,
+            replace(schedule, tol=None),
             generator,
             verbose=self.verbose,
             description="self-label",
@@ -448,15 +316,3 @@ class SCANClusterer(TorchClustererBase):
                 stacklevel=4,
             )
         return history
-
-    def _warn_collapse(self):
-        fair_share = self.labels_.shape[0] / self.n_clusters_
-        collapsed = int((self.cluster_sizes_ < COLLAPSE_FRACTION * fair_share).sum())
-        if collapsed:
-            warnings.warn(
-                f"{collapsed} of {self.n_clusters_} clusters are empty or nearly empty "
-                f"(sizes {self.cluster_sizes_.tolist()}): n_clusters may exceed the number "
-                "of groups in the data.",
-                UserWarning,
-                stacklevel=4,
-            )

@@ -30,8 +30,10 @@ def test_learns_separated_blobs(blobs):
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(proba.argmax(axis=1), model.labels_)
-    assert model.n_iter_ == 20 and len(model.history_) == 20
-    assert {"loss", "neighbor", "far", "entropy", "cluster_size_entropy"} <= set(model.history_[0])
+    # Stage one (the graph stage's partition) then stage two (the objective), 20 each.
+    assert model.n_iter_ == 40 and len(model.history_) == 40
+    assert [r["stage"] for r in model.history_] == ["partition"] * 20 + ["minmax"] * 20
+    assert {"loss", "neighbor", "far", "entropy", "cluster_size_entropy"} <= set(model.history_[20])
 
 
 def test_same_seed_same_labels_and_global_rng_untouched(blobs):

@@ -3,7 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import SCANClusterer, SelfSupervisedClassifier, SNNLTransformer
-from skssl._objectives import OBJECTIVES
+from skssl._objectives import CLASSIFIER_OBJECTIVES
 
 #: Small settings keep each check fast; the checks still fit real networks.
 FAST = dict(max_iter=3, n_init=1, random_state=0, device="cpu")
@@ -16,7 +16,7 @@ DEFAULTS = [
     SCANClusterer(n_clusters="auto"),
 ]
 SMALL = [
-    *(SelfSupervisedClassifier(objective=objective, **FAST) for objective in OBJECTIVES),
+    *(SelfSupervisedClassifier(objective=objective, **FAST) for objective in CLASSIFIER_OBJECTIVES),
     SCANClusterer(max_iter=3, n_neighbors=5, random_state=0, device="cpu"),
     SNNLTransformer(max_iter=3, random_state=0, device="cpu"),
 ]

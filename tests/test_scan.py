@@ -91,12 +91,16 @@ def test_labels_sizes_and_probabilities(fitted, blobs):
 
 def test_history_records_every_stage_and_epoch(fitted):
     stages = [record["stage"] for record in fitted.history_]
-    assert stages[:20] == ["partition"] * 20
-    assert set(stages[20:]) <= {"self-label"} and len(stages) > 20
+    assert stages[:40] == ["partition"] * 20 + ["scan"] * 20
+    assert set(stages[40:]) <= {"self-label"} and len(stages) > 40
     assert fitted.n_iter_ == len(fitted.history_)
     for record in fitted.history_:
         assert {"epoch", "loss", "cluster_size_entropy"} <= set(record)
-        assert record["stage"] == "partition" or "confident_fraction" in record
+        assert record["stage"] != "self-label" or "confident_fraction" in record
+    for record in fitted.history_[20:40]:
+        # SCAN's loss: its two terms, and the kept head's value as a float.
+        assert {"consistency", "entropy", "partition"} <= set(record)
+        assert isinstance(record["loss"], float) and np.isfinite(record["loss"])
     last = fitted.history_[19]
     assert 0 < last["cluster_size_entropy"] <= np.log(3) + 1e-9
 
@@ -189,10 +193,10 @@ def test_no_confident_sample_warns(blobs):
     assert all("loss" not in r for r in model.history_ if r["stage"] == "self-label")
 
 
-def test_self_labeling_off_by_default_has_partition_stage_only(blobs):
+def test_self_labeling_off_by_default_has_the_two_stages_only(blobs):
     X, _ = blobs
     model = SCANClusterer(n_clusters=3, **FAST).fit(X)
-    assert {record["stage"] for record in model.history_} == {"partition"}
+    assert {record["stage"] for record in model.history_} == {"partition", "scan"}
 
 
 @pytest.mark.parametrize(

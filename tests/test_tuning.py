@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skssl import SelfSupervisedClassifier
-from skssl._objectives import OBJECTIVES
+from skssl._objectives import CLASSIFIER_OBJECTIVES
 from skssl.metrics import hungarian_scorer
 
 #: Tiny settings: the search itself is under test, not the quality of each fit.
@@ -25,7 +25,7 @@ def fitted_labels(estimator, X, y=None):
     return estimator.fit(X, y).predict(X)
 
 
-@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+@pytest.mark.parametrize("objective", sorted(CLASSIFIER_OBJECTIVES))
 def test_fit_ignores_y(blobs, objective):
     X, y = blobs
     model = SelfSupervisedClassifier(objective=objective, random_state=0, **SMALL)

@@ -12,6 +12,28 @@ def entropy(p, eps):
     return -(p * p.clamp(min=eps).log()).sum(dim=-1)
 
 
+def prior_entropy(p_bar, prior, eps):
+    """What an entropy term maximises: ``H(p_bar)``, or ``-KL(p_bar || prior)`` with a prior.
+
+    ``-KL(p || pi) = H(p) + sum_c p_c log pi_c``: with the uniform prior it is
+    ``H(p) - log C``, so the two differ by a constant and pull alike; with the cluster
+    sizes of a partition as ``prior`` the mean prediction is pulled towards those
+    sizes instead of equal ones.
+
+    Parameters
+    ----------
+    p_bar : Tensor of shape (..., C)
+        Mean predictions.
+    prior : Tensor of shape (C,) or None
+        Target cluster shares (positive, summing to 1); None for the plain entropy.
+    eps : float
+        Clamp inside the logs.
+    """
+    if prior is None:
+        return entropy(p_bar, eps)
+    return entropy(p_bar, eps) + (p_bar * prior.clamp(min=eps).log()).sum(dim=-1)
+
+
 def check_positive(name, value):
     """Raise ValueError unless ``value > 0`` (NaN is rejected)."""
     if torch.is_tensor(value) and value.numel() != 1:

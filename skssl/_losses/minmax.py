@@ -2,7 +2,7 @@
 
 import torch.nn.functional as F
 
-from ._common import check_nonnegative, check_positive, check_shape, entropy
+from ._common import check_nonnegative, check_positive, check_shape, prior_entropy
 
 
 def minmax_loss(
@@ -13,6 +13,7 @@ def minmax_loss(
     similarity="cosine",
     eps=1e-8,
     far_weight=1.0,
+    prior=None,
 ):
     """Min-max loss: neighbours share a class, far samples get orthogonal ones.
 
@@ -23,7 +24,8 @@ def minmax_loss(
           + far_weight * mean_{b,m} s(p_anchor[b], p_far[b, m])^2
           - entropy_weight * H(p_bar)
 
-    with ``H(p) = -sum_c p_c log p_c`` (natural log). The first two terms lie
+    with ``H(p) = -sum_c p_c log p_c`` (natural log), or ``-KL(p_bar || prior)`` with a
+    ``prior`` (:func:`~skssl._losses._common.prior_entropy`). The first two terms lie
     in [0, 1] because probability vectors are non-negative.
 
     Leading axes before ``B`` (e.g. one per cluster head) are kept: each head's loss
@@ -48,6 +50,8 @@ def minmax_loss(
     far_weight : float, default=1.0
         Weight ``>= 0`` of the far term against the neighbour term. The reference's
         synthetic example sums over 900 far and 10 near pairs per sample.
+    prior : Tensor of shape (C,) or None, default=None
+        Target cluster shares of the entropy term; None for equal shares.
 
     Returns
     -------
@@ -55,7 +59,7 @@ def minmax_loss(
         The loss ``L`` (a scalar for 2-d ``p_anchor``).
     terms : dict of str to Tensor
         Detached components: ``"neighbor"``, ``"far"`` and ``"entropy"``
-        (``H(p_bar)``, positive).
+        (``H(p_bar)``, or ``-KL(p_bar || prior)``).
 
     References
     ----------
@@ -86,7 +90,7 @@ def minmax_loss(
         far_similarity = (anchor * p_far).sum(-1)
     neighbor = (1 - near_similarity).pow(2).mean(dim=(-2, -1))
     far = far_similarity.pow(2).mean(dim=(-2, -1))
-    ent = entropy(p_anchor.mean(dim=-2), eps)
+    ent = prior_entropy(p_anchor.mean(dim=-2), prior, eps)
     loss = neighbor + far_weight * far - entropy_weight * ent
     terms = {"neighbor": neighbor.detach(), "far": far.detach(), "entropy": ent.detach()}
     return loss, terms

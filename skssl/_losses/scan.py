@@ -1,9 +1,9 @@
 """SCAN semantic clustering loss."""
 
-from ._common import check_nonnegative, check_positive, check_shape, entropy
+from ._common import check_nonnegative, check_positive, check_shape, prior_entropy
 
 
-def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
+def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, prior=None, eps=1e-8):
     """SCAN loss: consistent predictions for neighbours, spread over classes.
 
     With ``p_bar = mean_b p_anchor[b]``::
@@ -11,9 +11,11 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
         L = - mean_{b,k} log <p_anchor[b], p_neighbor[b, k]>
             - entropy_weight * H(p_bar)
 
-    with ``H(p) = -sum_c p_c log p_c`` (natural log). The paper sums over the
-    neighbours of each anchor; this averages over anchors and neighbours,
-    which equals the public code for its one neighbour per anchor.
+    with ``H(p) = -sum_c p_c log p_c`` (natural log); with a ``prior`` ``pi`` the
+    entropy becomes ``-KL(p_bar || pi)``, which pulls the cluster sizes towards
+    ``pi`` instead of equal sizes (:func:`~skssl._losses._common.prior_entropy`).
+    The paper sums over the neighbours of each anchor; this averages over anchors
+    and neighbours, which equals the public code for its one neighbour per anchor.
 
     A leading axis of H heads may be given (``p_anchor`` of shape (H, B, C)): the
     loss and terms are then computed for every head at once, in one set of tensor
@@ -28,6 +30,8 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
     entropy_weight : float, default=5.0
         Weight ``lambda >= 0`` of the entropy term (5 in the public configs,
         2 in the paper's summary).
+    prior : Tensor of shape (C,) or None, default=None
+        Target cluster shares; None is the paper's uniform target.
     eps : float, default=1e-8
         The dot products and ``p_bar`` are clamped to at least ``eps``
         (out of place) inside the logs.
@@ -38,7 +42,7 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
         The loss ``L`` (of every head).
     terms : dict of str to Tensor
         Detached components: ``"consistency"`` (the first term) and
-        ``"entropy"`` (``H(p_bar)``, positive).
+        ``"entropy"`` (``H(p_bar)``, or ``-KL(p_bar || prior)``).
 
     References
     ----------
@@ -63,6 +67,6 @@ def scan_loss(p_anchor, p_neighbor, entropy_weight=5.0, eps=1e-8):
 
     dots = (p_anchor.unsqueeze(-2) * p_neighbor).sum(dim=-1)
     consistency = -dots.clamp(min=eps).log().mean(dim=(-2, -1))
-    ent = entropy(p_anchor.mean(dim=-2), eps)
+    ent = prior_entropy(p_anchor.mean(dim=-2), prior, eps)
     loss = consistency - entropy_weight * ent
     return loss, {"consistency": consistency.detach(), "entropy": ent.detach()}
