@@ -19,7 +19,13 @@ from skssl._two_stage import TwoStageClusterer
 class SelfSupervisedClassifier(TwoStageClusterer):
     """Classify samples into ``n_clusters`` classes learned without labels.
 
-    An MLP with a softmax head is trained end to end on unlabelled data. With
+    An MLP with softmax heads is trained on unlabelled data in two stages, as the
+    reference texts train (seed 002's embedding then assignment stages, SCAN's pretext
+    then clustering): **stage one** fits every head to the density partition of the
+    neighbour graph's layout, as :class:`~skssl.SCANClusterer`'s first stage builds it
+    (15 neighbours, metric ``"auto"``); **stage two** refines that network with
+    ``objective``, whose loss alone, from a fresh network, lands in poorer optima (the
+    user guide's stage-two table measures both). With
     ``objective="minmax"`` (the "SCANv2" loss) the k nearest neighbours of each sample
     are pulled into its class, far samples are pushed to orthogonal classes, and the
     entropy of the mean prediction keeps every class in use::
@@ -75,10 +81,18 @@ class SelfSupervisedClassifier(TwoStageClusterer):
         Training objective (see above); the min-max loss ("SCANv2") is the default
         as the package's original objective.
     entropy_weight : float, default=2.0
-        Weight ``lambda`` of the entropy of the mean prediction (natural log). Larger
-        values push towards equal class sizes. The reference's value does not carry
+        Weight ``lambda`` of the entropy of the mean prediction (natural log), read by
+        ``"minmax"`` and ``"iic"``. Larger values pull the class sizes harder towards
+        ``entropy_target``. The reference's value does not carry
         over (its Keras regulariser divides it by the batch size); 2 is skssl's own
         setting, and the user guide's *Min-max loss* page explains when to change it.
+    entropy_target : {"partition", "uniform"}, default="partition"
+        The class sizes the entropy term pulls towards: ``"uniform"`` is the
+        references' entropy ``H(mean f(x))`` (equal sizes); ``"partition"`` is
+        ``-KL(mean f(x) || pi)`` with ``pi`` the stage-one partition's sizes, chosen
+        because equal sizes flatten unequal classes (USPS) when refining the
+        partition. Self-Classifier reads no entropy term (its column softmax makes the
+        sizes uniform).
     n_neighbors : int, default=10
         Nearest neighbours (Euclidean, in ``X`` as given) pulled into each sample's
         class (each step draws 2 of them per sample), or drawn as its second view,
@@ -124,7 +138,8 @@ class SelfSupervisedClassifier(TwoStageClusterer):
         :class:`~skssl.SCANClusterer`'s self-labelling views replace.
     temperature : float, default=0.1
         Temperature of the normalised heads' softmax over classes: Self-Classifier's
-        row temperature, and ``tau_c`` of IIC's normalised FC head; 0.1 is the row
+        row temperature, and ``tau_c`` of IIC's normalised FC head (the min-max
+        objective's plain heads read none); 0.1 is the row
         temperature of Self-Classifier's published training script.
     column_temperature : float, default=0.05
         Self-Classifier's temperature of the softmax over the batch (the target);
@@ -166,16 +181,17 @@ class SelfSupervisedClassifier(TwoStageClusterer):
         ``"auto"`` means 5, as restarts beat longer training on the digits (the
         *Min-max loss* page measures both).
     max_iter : int or "auto", default="auto"
-        Most passes over the data (epochs), as in
+        Most passes over the data (epochs) of each stage, as in
         :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means
-        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))``, so large data sets take
-        as many sample visits as 7,000 rows at 100 passes (the *Scaling up and out*
-        page tabulates it).
+        ``min(30, max(3, ceil(7 * 10**5 / n_samples)))`` raised to make at least 300
+        optimiser steps but at most 100 passes, as :class:`~skssl.SCANClusterer`'s
+        stages: the fewest passes that gave the partition back on the suite.
     %(batch_size)s
     learning_rate_init : float, default=1e-2
         %(learning_rate_init_description)s
-        1e-2 is the rate the estimator was written with; no measurement of other
-        rates is recorded.
+        Stage two uses a tenth of it, as it refines a trained network. 1e-2 is the
+        rate the estimator was written with; no measurement of other rates is
+        recorded.
     %(tol)s
     %(n_iter_no_change)s
     %(device)s
@@ -197,21 +213,32 @@ class SelfSupervisedClassifier(TwoStageClusterer):
     module_ : torch.nn.Module
         The kept network (CPU, float64, eval mode).
     history_ : list of dict
-        Per-epoch records of the kept initialisation: ``loss``, its terms and
+        Per-epoch records of the kept head, stage one's (``stage="partition"``) then
+        stage two's (``stage`` the objective): ``loss``, its terms and
         ``cluster_size_entropy``.
     init_losses_ : ndarray of shape (`n_init_`,)
-        Loss of every head after training, in one pass over the data whose random
+        Stage-two loss of every head after training, in one pass over the data whose random
         draws are the same for every head.
     best_init_ : int
         Index of the kept head.
     n_init_ : int
         Heads trained (``n_init`` with ``"auto"`` resolved).
     %(n_clusters_attributes)s
+    neighbors_ : ndarray of shape (n_samples, `n_neighbors_`)
+        The ``n_neighbors`` mined neighbours of every training sample (Euclidean).
     n_neighbors_ : int
-        Neighbours mined per sample (0 when neither the objective nor the labels of a
-        fit with ``supervised=True`` use them).
+        Neighbours mined per sample: ``n_neighbors``, or ``n_samples - 1`` when the
+        data has fewer samples.
+    metric_ : str
+        The metric of stage one's graph (``"auto"`` resolved).
+    noise_fraction_ : float
+        Fraction of the training samples left out of every leaf cluster of stage
+        one's hierarchy (then given their nearest clustered neighbour's cluster).
+    min_cluster_size_ : int
+        The minimum cluster size at which stage one's hierarchy had ``n_clusters``
+        leaves (0 when the data were too small for a hierarchy).
     n_iter_ : int
-        Epochs run by the kept initialisation.
+        Epochs run over both stages.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -228,7 +255,7 @@ class SelfSupervisedClassifier(TwoStageClusterer):
     >>> from sklearn.datasets import make_blobs
     >>> from skssl import SelfSupervisedClassifier
     >>> from skssl.metrics import hungarian_accuracy_score
-    >>> X, y = make_blobs(n_samples=300, centers=3, random_state=0)
+    >>> X, y = make_blobs(n_samples=300, centers=3, random_state=1)
     >>> model = SelfSupervisedClassifier(n_clusters=3, n_init=2, random_state=0).fit(X)
     >>> hungarian_accuracy_score(y, model.labels_) > 0.9
     True
