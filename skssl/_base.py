@@ -292,6 +292,11 @@ class TorchClustererBase(
 ):
     """Prediction, embedding and label-free scoring shared by the clusterers."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]  # transform's embedding
+        return tags
+
     def _partial_labels(self, y, n_samples):
         """:func:`read_partial_labels`, with at most ``n_clusters`` labelled classes."""
         self.__dict__.pop("classes_", None)  # left from an earlier supervised fit

@@ -19,13 +19,13 @@ by convolutions before the dense layers. A third kind is one more
 class here and a parameter in the estimators.
 """
 
+import math
 from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import normalize
 from torch.nn import functional as F
 
 from skssl._augment import _draw, gaussian_noise, neighbor_corrupt
@@ -36,8 +36,9 @@ from skssl._neighbors import (
     check_neighbor_count,
     mine_neighbors,
     search_method,
+    unit_rows,
 )
-from skssl._networks import encoder_from_architecture, mlp_encoder
+from skssl._networks import MIN_CONV_MAP, encoder_from_architecture, mlp_encoder
 
 #: The moved copies under which image neighbours are mined: the image itself and its 8
 #: shifts by ``MINING_SHIFT_PIXELS`` along each axis and diagonal. Whole pixels, so the
@@ -72,9 +73,10 @@ def check_image_shape(image_shape, n_features):
     if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ValueError(f"image_shape must hold positive ints, got {image_shape!r}.")
     shape = tuple(int(s) for s in shape) + (1,) * (3 - len(shape))
-    if int(np.prod(shape)) != n_features:
+    # Python ints: NumPy's product wraps round past 2**63 and could match n_features.
+    if math.prod(shape) != n_features:
         raise ValueError(
-            f"image_shape={image_shape!r} holds {int(np.prod(shape))} values per image but X "
+            f"image_shape={image_shape!r} holds {math.prod(shape)} values per image but X "
             f"has {n_features} features."
         )
     return shape
@@ -246,7 +248,7 @@ class ImageInput:
 
         def prepared(rows):
             # Single precision: the searches are matrix products, twice as fast in it.
-            return np.asarray(normalize(rows) if cosine else rows, dtype=np.float32)
+            return np.asarray(unit_rows(rows) if cosine else rows, dtype=np.float32)
 
         base = prepared(X)
         width = min(n_samples, n_neighbors + 1)
@@ -295,6 +297,6 @@ class ImageInput:
         room for them; the MLP on smaller images, or when not ``convolutional``."""
         smallest_map = min(self.image_shape[:2]) // 2 ** len(CONV_CHANNELS)
         convolutions = {"image_shape": self.image_shape, "channels": CONV_CHANNELS}
-        if not convolutional or smallest_map < 4:
+        if not convolutional or smallest_map < MIN_CONV_MAP:
             convolutions = None
         return encoder_from_architecture(n_features, hidden_layer_sizes, convolutions)
