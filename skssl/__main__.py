@@ -71,16 +71,14 @@ def read_numeric_csv(path):
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(f"cannot read {path}: {error}") from None
-    if len(rows) < 3:
-        raise DataError(
-            f"{path} needs a header row and at least two data rows, has {max(len(rows) - 1, 0)}."
-        )
-    header, body = rows[0], rows[1:]
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
     for line, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(
                 f"{path}, line {line}: {len(row)} fields, the header has {len(header)}."
             )
+    if len(body) < 2:  # a clusterer compares rows: one is not a data set
+        raise DataError(f"{path} needs a header row and at least two data rows, has {len(body)}.")
     cells = np.array(body, dtype=object)
     cells[np.char.strip(cells.astype(str)) == ""] = "nan"
     try:

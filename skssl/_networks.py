@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
 #: Single precision, in which the networks train and images are searched for neighbours.
 FLOAT32 = np.finfo(np.float32)
 
@@ -429,7 +428,9 @@ def _check_counts(name, values, *, min_length=0):
 def _check_heads(name, heads):
     _field(name, heads, isinstance(heads, dict), "a dict")
     _field(
-        name, sorted(heads), sorted(heads) == ["n_heads", "n_in", "n_out", "temperature"],
+        name,
+        sorted(heads),
+        sorted(heads) == ["n_heads", "n_in", "n_out", "temperature"],
         "a dict of n_in, n_out, n_heads and temperature",
     )
     for key in ("n_in", "n_out", "n_heads"):
@@ -494,13 +495,21 @@ def check_architecture(architecture):
         if not hidden:
             width = channels[-1] * (shape[0] >> len(channels)) * (shape[1] >> len(channels))
     _check_heads("heads", architecture.get("heads"))
-    _field("heads.n_in", architecture["heads"]["n_in"], architecture["heads"]["n_in"] == width,
-           f"the encoder's width {width}")
+    _field(
+        "heads.n_in",
+        architecture["heads"]["n_in"],
+        architecture["heads"]["n_in"] == width,
+        f"the encoder's width {width}",
+    )
     overclustering = architecture.get("overclustering")
     if overclustering is not None:
         _check_heads("overclustering", overclustering)
-        _field("overclustering.n_in", overclustering["n_in"], overclustering["n_in"] == width,
-               f"the encoder's width {width}")
+        _field(
+            "overclustering.n_in",
+            overclustering["n_in"],
+            overclustering["n_in"] == width,
+            f"the encoder's width {width}",
+        )
 
 
 def _widths_of(architecture):

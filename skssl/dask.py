@@ -10,11 +10,19 @@ The fitted estimator enters the task graph once, as one :func:`dask.delayed` obj
 that every block depends on: a worker receives it once, not once per block, and a
 worker that is lost and restarted gets it again from the graph. The blocks are
 rechunked so that each holds every column and a whole number of the 8192-row
-chunks in which in-memory prediction runs: every block then does the same
-arithmetic as ``estimator.predict(X)`` in memory, and with one Torch thread on both
-sides the results are equal bit for bit (different chunks, or thread counts, can
-change the last bits of a float). On a ``distributed`` worker each block runs with
-one Torch thread, so that the workers' threads, not Torch's, use the cores.
+chunks in which in-memory prediction runs, and both copy each chunk to a C-ordered
+float64 array before the network: every block then does the same arithmetic as
+``estimator.predict(X)`` in memory, whatever the input's chunks, memory order
+(C or Fortran) or DataFrame partitions. With the same number of Torch threads on
+both sides the results are equal bit for bit, labels, probabilities and
+embeddings alike. On a ``distributed`` worker each block runs with one Torch thread,
+so that the workers' threads, not Torch's, use the cores; against a client that
+runs more, a matrix kernel may split its sums otherwise, and probabilities and
+embeddings may then differ in their last bits (a relative 1e-15; the labels differ
+only where two clusters tie to that precision).
+
+Blocks of unknown size (a boolean-filtered array) are counted first, in one pass
+over the data, as a DataFrame's partitions are; a block of no rows gives no rows.
 """
 
 import math
@@ -38,19 +46,22 @@ def predict(estimator, X):
         :class:`~skssl.SelfSupervisedClassifier` (any fitted estimator with
         ``predict`` works).
     X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
-        Numeric data. A DataFrame's partitions are counted (one pass over the data)
-        so that its rows can be rechunked and named.
+        Numeric data. A DataFrame's partitions, and an array's blocks of unknown
+        size, are counted (one pass over the data) so that its rows can be rechunked
+        and named.
 
     Returns
     -------
     dask.array.Array of shape (n_samples,)
-        Lazy; equal to ``estimator.predict(X)`` of the same data in memory.
+        Lazy; equal to ``estimator.predict(X)`` of the same data in memory (see the
+        module's notes on threads).
 
     Raises
     ------
     ValueError
         Up front, when ``X`` has a number of columns (or feature names) the
-        estimator was not fitted with: the estimator's own message. When a block is
+        estimator was not fitted with, or a first row that is not numbers (strings,
+        categories): the estimator's own message. When a block is
         computed, the estimator's own message of a bad block (NaN, infinity),
         preceded by the block's number and rows, for instance
         ``"block 2 (rows 16384-24575): Input X contains NaN..."``.
@@ -191,9 +202,7 @@ def _map(estimator, X, method):
     else:
         kwargs["chunks"] = (X.chunks[0], (sample.shape[1],))
     columns = None if columns is None else list(columns)
-    return X.map_blocks(
-        _apply_block, model, method, columns, sample[:0], token=method, **kwargs
-    )
+    return X.map_blocks(_apply_block, model, method, columns, sample[:0], token=method, **kwargs)
 
 
 def _probe(X, columns):
