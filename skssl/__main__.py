@@ -1,10 +1,12 @@
 """Command line: ``skssl demo`` and ``skssl cluster data.csv --n-clusters K`` (or ``auto``).
 
-Also runnable as ``python -m skssl``. Errors in the user's data end the program
-with a one-line message and exit status 2, never a traceback.
+Also runnable as ``python -m skssl``. Every user error (arguments, the CSV file,
+the paths written to, what the estimator refuses) ends the program with a one-line
+message and exit status 2, never a traceback; paths are checked before the fit.
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -69,14 +71,14 @@ def read_numeric_csv(path):
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(f"cannot read {path}: {error}") from None
-    if len(rows) < 2:
-        raise DataError(f"{path} needs a header row and at least one data row.")
-    header, body = rows[0], rows[1:]
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
     for line, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(
                 f"{path}, line {line}: {len(row)} fields, the header has {len(header)}."
             )
+    if len(body) < 2:  # a clusterer compares rows: one is not a data set
+        raise DataError(f"{path} needs a header row and at least two data rows, has {len(body)}.")
     cells = np.array(body, dtype=object)
     cells[np.char.strip(cells.astype(str)) == ""] = "nan"
     try:
@@ -121,11 +123,46 @@ def _image_shape(text):
     return shape
 
 
+def check_writable(path, option):
+    """Fail before the fit, not after it, when ``path`` cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise DataError(f"{option} {path}: the folder {folder} does not exist.")
+    if os.path.isdir(path):
+        raise DataError(f"{option} {path}: is a folder, not a file.")
+    writable = os.access(path, os.W_OK) if os.path.exists(path) else os.access(folder, os.W_OK)
+    if not writable:
+        raise DataError(f"{option} {path}: permission denied.")
+
+
+def check_plot_path(path):
+    """``--plot``'s path: writable, matplotlib installed, a format it can save."""
+    check_writable(path, "--plot")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise DataError("--plot needs matplotlib: pip install matplotlib.") from None
+    extension = os.path.splitext(path)[1].lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if extension not in formats:
+        raise DataError(
+            f"--plot {path}: unknown image format {extension!r}; use one of "
+            f"{', '.join(sorted(formats))}."
+        )
+
+
 def _cluster(args):
     import numpy as np
 
     import skssl
 
+    if args.output:
+        check_writable(args.output, "--output")
+    if args.plot:
+        check_plot_path(args.plot)
     X = read_numeric_csv(args.data)
     if args.n_clusters != "auto" and not 1 <= args.n_clusters <= X.shape[0]:
         raise DataError(f"--n-clusters must be between 1 and the {X.shape[0]} rows of {args.data}.")
@@ -171,8 +208,15 @@ def _save_plot(X, labels, path):
     ax.figure.savefig(path, dpi=120)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error of the command."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="skssl", description=__doc__)
+    parser = _Parser(prog="skssl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="compare skssl with KMeans on sklearn's digits")
     demo.add_argument("--random-state", type=int, default=0)
@@ -199,8 +243,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (DataError, ImportError) as error:
-        print(f"skssl: error: {error}", file=sys.stderr)
+    except (DataError, ValueError, ImportError, OSError) as error:
+        # The one error path: the estimators raise ValueError naming what is wrong with
+        # the data or a setting; a message of several lines is joined into one.
+        print(f"skssl: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
 
 

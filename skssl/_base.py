@@ -25,7 +25,7 @@ from skssl._core import (
     seeded,
 )
 from skssl._input import input_kind
-from skssl._networks import network_from_record, network_record
+from skssl._networks import check_value_range, network_from_record, network_record
 from skssl.metrics import neighbor_consistency_score
 
 
@@ -69,10 +69,11 @@ def encode_partial_labels(y, n_samples):
     if y.shape[0] != n_samples:
         raise ValueError(f"y has {y.shape[0]} labels but X has {n_samples} rows.")
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y) & (y == np.round(y))):
+        # 2**63 is exact in float64: whole floats below it in magnitude fit in int64.
+        if not np.all(np.isfinite(y) & (y == np.round(y)) & (np.abs(y) < 2.0**63)):
             raise ValueError(
                 "y must hold integer or string labels (-1 for unlabelled rows); got "
-                "floats that are not whole numbers."
+                "floats that are not whole numbers in the int64 range."
             )
         y = y.astype(np.int64)
     if y.dtype.kind in "iu":
@@ -118,6 +119,10 @@ def read_partial_labels(supervised, y, n_samples):
     return codes, classes
 
 
+#: Fitted attributes that give the network's widths, checked when a model is loaded.
+FITTED_WIDTHS = ("n_features_in_", "n_clusters_", "_n_features_out", "classes_")
+
+
 class TorchEstimatorBase(BaseEstimator):
     """Shared plumbing of the Torch estimators; subclasses implement ``fit``.
 
@@ -144,6 +149,9 @@ class TorchEstimatorBase(BaseEstimator):
 
     def _validate_fit_data(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        # The one check of scale every fit makes: beyond it float32 overflows in
+        # training and mining, and the fit would end in NaN or a degenerate graph.
+        check_value_range(X)
         n_clusters = getattr(self, "n_clusters", None)
         if n_clusters not in (None, "auto") and n_clusters > X.shape[0]:
             raise ValueError(f"n_clusters={n_clusters} must be <= n_samples={X.shape[0]}.")
@@ -188,8 +196,10 @@ class TorchEstimatorBase(BaseEstimator):
 
     def __setstate__(self, state):
         if "module_" in state:
-            # Rebuilt before anything is set: a bad record leaves no half-loaded estimator.
-            state = {**state, "module_": network_from_record(state["module_"])}
+            # Rebuilt and checked against the fitted attributes before anything is set:
+            # a bad record leaves no half-loaded estimator, and a loaded one predicts.
+            fitted = {name: state[name] for name in FITTED_WIDTHS if name in state}
+            state = {**state, "module_": network_from_record(state["module_"], fitted)}
         self.__dict__.update(state)
 
     def __sklearn_tags__(self):
@@ -198,10 +208,24 @@ class TorchEstimatorBase(BaseEstimator):
         return tags
 
 
+class IntInterval(Interval):
+    """An :class:`~sklearn.utils._param_validation.Interval` of ints that refuses bools.
+
+    ``True`` is an ``Integral`` to Python, but ``n_clusters=True`` is a mistake, not
+    one cluster; scikit-learn's estimators fail on it too.
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
 #: ``n_clusters`` and its bound, as both clusterers take them.
 N_CLUSTERS_CONSTRAINTS = {
-    "n_clusters": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    "max_clusters": [Interval(Integral, 2, None, closed="left"), None],
+    "n_clusters": [IntInterval(1, None, closed="left"), StrOptions({"auto"})],
+    "max_clusters": [IntInterval(2, None, closed="left"), None],
 }
 
 
@@ -301,6 +325,11 @@ class TorchClustererBase(
 ):
     """Prediction, embedding and label-free scoring shared by the clusterers."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]  # transform's embedding
+        return tags
+
     def _partial_labels(self, y, n_samples):
         """:func:`read_partial_labels`, with at most ``n_clusters`` labelled classes."""
         self.__dict__.pop("classes_", None)  # left from an earlier supervised fit
@@ -390,9 +419,11 @@ class TorchClustererBase(
 
         Returns
         -------
-        ndarray of shape (n_samples, n_embedding), float64
+        ndarray of shape (n_samples, n_embedding)
+            In the dtype of ``X`` (float32 stays float32, anything else is float64).
         """
-        return self._run(self._validate_predict_data(X), method="embed")
+        X = self._validate_predict_data(X)
+        return self._run(X, method="embed").astype(X.dtype, copy=False)
 
     def score(self, X, y=None):
         """Label-free quality of the clusters on ``X``: greater is better, in [0, 1].
@@ -424,14 +455,33 @@ def extra_cluster_names(classes, n_clusters):
     """Names of the clusters beyond the labelled ``classes`` of a supervised fit.
 
     Integer classes continue after the largest (``classes.max() + 1``, ...; from 0
-    when nothing was labelled), so every label stays an integer; with string
-    classes the extra clusters are ``"cluster_<column>"``.
+    when nothing was labelled), so every label stays an integer of the classes' dtype;
+    with string classes the extra clusters are ``"cluster_<column>"``. A name a class
+    already holds is skipped (a class named ``"cluster_2"``; integers wrap round to
+    the dtype's smallest value past its largest), so ``classes_`` never repeats one.
     """
-    columns = np.arange(classes.shape[0], n_clusters)
+    n_extra = n_clusters - classes.shape[0]
+    taken = set(classes.tolist())
     if classes.dtype.kind in "iu" or classes.shape[0] == 0:
-        start = classes.max() + 1 if classes.shape[0] else 0
-        return (start + np.arange(columns.shape[0])).astype(np.int64)
-    return np.array([f"cluster_{c}" for c in columns], dtype=object)
+        dtype = classes.dtype if classes.dtype.kind in "iu" else np.dtype(np.int64)
+        limits = np.iinfo(dtype)
+        # Python ints: classes.max() + 1 overflows at the dtype's largest value.
+        start = int(classes.max()) + 1 if classes.shape[0] else 0
+        width = int(limits.max) - int(limits.min) + 1
+        names, candidate = [], start
+        while len(names) < n_extra:
+            value = (candidate - int(limits.min)) % width + int(limits.min)
+            if value not in taken:
+                names.append(value)
+            candidate += 1
+        return np.array(names, dtype=dtype)
+    names, column = [], classes.shape[0]
+    while len(names) < n_extra:
+        name = f"cluster_{column}"
+        if name not in taken:
+            names.append(name)
+        column += 1
+    return np.array(names, dtype=object)
 
 
 def warn_small_batch(batch_size, n_clusters):

@@ -243,6 +243,7 @@ def train_module(
                 record["cluster_size_entropy"] = entropies if counts.ndim > 1 else float(entropies)
             record["seconds"] = time.perf_counter() - started
             history.append(record)
+            _check_finite_loss(record, description)
             if "loss" in record:
                 progress.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
             if on_epoch_end is not None and on_epoch_end(record):
@@ -261,6 +262,11 @@ def train_module(
         stop = "interrupted"
     finally:
         progress.close()
+    # A last step can turn the weights non-finite while its epoch's loss was finite.
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise ValueError(
+            f"Training ({description}) diverged: the weights became non-finite. {_DIVERGED}"
+        )
     if stop == "interrupted":
         if not history:
             raise RuntimeError(f"fit was interrupted ({description}) before one epoch finished.")
@@ -280,6 +286,26 @@ def train_module(
     return history, stop
 
 
+_DIVERGED = (
+    "Rescale X (for instance with sklearn.preprocessing.StandardScaler) or lower "
+    "learning_rate_init."
+)
+
+
+def _check_finite_loss(record, description):
+    """Stop a fit whose epoch loss is NaN or infinite: its network would predict NaN.
+
+    Read from the epoch's record, which is already on the host: checking each step
+    would cost a device sync per step.
+    """
+    loss = record.get("loss")
+    if loss is not None and not np.all(np.isfinite(loss)):
+        raise ValueError(
+            f"Training ({description}) diverged: the loss became {loss} at epoch "
+            f"{record['epoch']}. {_DIVERGED}"
+        )
+
+
 @torch.no_grad()
 def forward_in_chunks(function, data, chunk_size=FORWARD_CHUNK):
     """``function`` applied to ``data`` chunk by chunk along the first axis, concatenated."""
@@ -295,17 +321,32 @@ def predict_in_batches(module, X, device, method="forward"):
     """Run ``module`` (float64, eval mode) over the NumPy array ``X``; a NumPy result.
 
     The module is used as is when ``device`` is the CPU, else a copy is moved there,
-    so prediction never changes fitted state.
+    so prediction never changes fitted state. Each chunk is copied into a C-ordered
+    float64 array first: Torch warns on a read-only array (a pandas DataFrame's
+    values), and the memory layout of the input (Fortran order, a DataFrame's
+    columns) would otherwise pick other matrix kernels and change the last bits.
+
+    Raises
+    ------
+    ValueError
+        When the output is not finite: rows of ``X`` far outside
+        the range the network was fitted on overflow it.
     """
     if device.type != "cpu":
         module = copy.deepcopy(module).to(device)
     module.eval()
-    data = torch.as_tensor(X, dtype=torch.float64)
 
     def run(chunk):
+        chunk = torch.from_numpy(np.array(chunk, dtype=np.float64, order="C"))
         return getattr(module, method)(chunk.to(device)).cpu()
 
-    return forward_in_chunks(run, data).numpy()
+    result = forward_in_chunks(run, X).numpy()
+    if not np.isfinite(result).all():
+        raise ValueError(
+            "The network's output is not finite for some rows of X: their values are "
+            "far outside the range the estimator was fitted on."
+        )
+    return result
 
 
 @torch.no_grad()

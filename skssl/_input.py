@@ -20,6 +20,7 @@ by convolutions before the dense layers. A third kind is one more
 class here and a parameter in the estimators.
 """
 
+import math
 from numbers import Integral
 
 import numpy as np
@@ -27,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from skssl._augment import _draw, gaussian_noise, neighbor_corrupt
-from skssl._networks import encoder_from_architecture, mlp_encoder
+from skssl._networks import MIN_CONV_MAP, encoder_from_architecture, mlp_encoder
 
 #: Random affine views: the largest rotation (degrees), shift (fraction of a side) and
 #: change of scale. The weak view is DEC-DA's augmentation of handwriting (Guo et al.,
@@ -56,9 +57,10 @@ def check_image_shape(image_shape, n_features):
     if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ValueError(f"image_shape must hold positive ints, got {image_shape!r}.")
     shape = tuple(int(s) for s in shape) + (1,) * (3 - len(shape))
-    if int(np.prod(shape)) != n_features:
+    # Python ints: NumPy's product wraps round past 2**63 and could match n_features.
+    if math.prod(shape) != n_features:
         raise ValueError(
-            f"image_shape={image_shape!r} holds {int(np.prod(shape))} values per image but X "
+            f"image_shape={image_shape!r} holds {math.prod(shape)} values per image but X "
             f"has {n_features} features."
         )
     return shape
@@ -157,6 +159,6 @@ class ImageInput:
         room for them; the MLP on smaller images, or when not ``convolutional``."""
         smallest_map = min(self.image_shape[:2]) // 2 ** len(CONV_CHANNELS)
         convolutions = {"image_shape": self.image_shape, "channels": CONV_CHANNELS}
-        if not convolutional or smallest_map < 4:
+        if not convolutional or smallest_map < MIN_CONV_MAP:
             convolutions = None
         return encoder_from_architecture(n_features, hidden_layer_sizes, convolutions)

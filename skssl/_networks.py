@@ -8,10 +8,75 @@ A fitted network is saved as plain data (:func:`network_record`) and rebuilt fro
 (:func:`network_from_record`), so that loading a model file never unpickles objects.
 """
 
+import math
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+#: Single precision, in which the networks train and images are searched for neighbours.
+FLOAT32 = np.finfo(np.float32)
+
+#: A feature whose std is at most this fraction of its largest magnitude is constant:
+#: relative, so that features measured in 1e-13 are standardised like any other, and
+#: above the rounding error of a std of identical values.
+CONSTANT_FEATURE_SPREAD = 1e-12
+
+
+def value_range_limits(n_features):
+    """Smallest and largest magnitude of X that every stage of a fit can represent.
+
+    The networks train in float32 and the image and approximate neighbour searches sum
+    ``n_features`` squared differences in float32 (largest 3.4e38, smallest normal
+    1.2e-38): the largest magnitude ``m`` needs ``4 n_features m^2`` below the largest
+    float32, and a nonzero one ``m^2`` above the smallest normal one.
+    """
+    return math.sqrt(FLOAT32.tiny), math.sqrt(float(FLOAT32.max) / (4 * n_features))
+
+
+def check_value_range(X):
+    """Raise ValueError unless the magnitudes of ``X`` lie in :func:`value_range_limits`.
+
+    Beyond them float32 overflows (or underflows) in training and mining, and a fit
+    would return NaN or a degenerate neighbour graph; the message says to rescale.
+    """
+    if X.size == 0:
+        return
+    # Compared in float64: float32 input near its own limit is what this looks for.
+    largest = max(float(X.max()), -float(X.min()))
+    low, high = value_range_limits(X.shape[1])
+    if largest == 0.0 or low <= largest <= high:
+        return
+    side = "large" if largest > high else "small"
+    raise ValueError(
+        f"X holds values of magnitude up to {largest:.3g}, too {side} for skssl: it trains "
+        f"and searches neighbours in float32, where X's largest magnitude must lie between "
+        f"{low:.2g} and {high:.2g} with {X.shape[1]} features. Rescale X, for instance with "
+        "sklearn.preprocessing.StandardScaler."
+    )
+
+
+def feature_spread(X):
+    """Per-feature mean, std and whether the feature varies, in float64, without overflow.
+
+    The moments are those of ``X`` divided by a power of two near each feature's
+    largest magnitude, scaled back: powers of two scale exactly, so for ordinary data
+    they equal ``X.mean(0)`` and ``X.std(0)`` bit for bit, and squares of values near
+    float64's limit (or float32's, for float32 input) cannot overflow.
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_features,), float64
+    varying : ndarray of shape (n_features,), bool
+        False for constant features (see :data:`CONSTANT_FEATURE_SPREAD`).
+    """
+    largest = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+    unit = np.exp2(np.frexp(np.where(largest > 0, largest, 1.0))[1].astype(np.float64))
+    scaled = X / unit
+    mean, std = scaled.mean(axis=0) * unit, scaled.std(axis=0) * unit
+    return mean, std, std > CONSTANT_FEATURE_SPREAD * largest
 
 
 def standardizer(X):
@@ -20,9 +85,8 @@ def standardizer(X):
     Its ``scale`` is the one measure of a feature's spread that every view and noise
     level uses.
     """
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[~(scale > 1e-12 * np.maximum(np.abs(mean), 1.0))] = 1.0
+    mean, scale, varying = feature_spread(X)
+    scale[~varying] = 1.0
     return Standardize(mean, scale)
 
 
@@ -56,6 +120,12 @@ def mlp_encoder(n_features, hidden_layer_sizes):
     if not hidden_layer_sizes:
         return nn.Identity(), n_features
     return mlp((n_features, *hidden_layer_sizes), activate_last=True), hidden_layer_sizes[-1]
+
+
+#: Smallest side of the last convolution stage's maps: images whose maps would end
+#: smaller are read by the MLP (:meth:`skssl._input.ImageInput.encoder`), so no fit
+#: builds such stages and no model file may hold them.
+MIN_CONV_MAP = 4
 
 
 class ConvEncoder(nn.Module):
@@ -103,7 +173,7 @@ def encoder_from_architecture(n_features, hidden_layer_sizes, convolutions=None)
     if convolutions is None:
         return mlp_encoder(n_features, hidden_layer_sizes)
     encoder = ConvEncoder(convolutions["image_shape"], convolutions["channels"], hidden_layer_sizes)
-    if int(np.prod(encoder.image_shape)) != n_features:
+    if math.prod(encoder.image_shape) != n_features:
         raise ValueError(f"image_shape {encoder.image_shape} does not hold {n_features} features")
     return encoder, encoder.width
 
@@ -334,18 +404,181 @@ def network_record(module):
     }
 
 
-def network_from_record(record):
+def _field(name, value, valid, expected):
+    """Raise ValueError naming the architecture field ``name`` unless ``valid``."""
+    if not valid:
+        raise ValueError(f"field {name!r} must be {expected}, got {value!r}.")
+
+
+def _is_count(value):
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)) and value > 0
+
+
+def _check_counts(name, values, *, min_length=0):
+    _field(
+        name,
+        values,
+        isinstance(values, (list, tuple))
+        and len(values) >= min_length
+        and all(_is_count(v) for v in values),
+        f"a list of at least {min_length} positive ints",
+    )
+
+
+def _check_heads(name, heads):
+    _field(name, heads, isinstance(heads, dict), "a dict")
+    _field(
+        name,
+        sorted(heads),
+        sorted(heads) == ["n_heads", "n_in", "n_out", "temperature"],
+        "a dict of n_in, n_out, n_heads and temperature",
+    )
+    for key in ("n_in", "n_out", "n_heads"):
+        _field(f"{name}.{key}", heads[key], _is_count(heads[key]), "a positive int")
+    temperature = heads["temperature"]
+    _field(
+        f"{name}.temperature",
+        temperature,
+        temperature is None
+        or (
+            isinstance(temperature, Real)
+            and not isinstance(temperature, (bool, np.bool_))
+            and math.isfinite(temperature)
+            and temperature > 0
+        ),
+        "None or a finite float > 0",
+    )
+
+
+def check_architecture(architecture):
+    """Raise ValueError, naming the field, unless ``architecture`` is one a fit builds.
+
+    Types and ranges of every field, and the widths that must agree: the convolution
+    stages' image holds ``n_features`` values and leaves maps of
+    :data:`MIN_CONV_MAP` pixels a side, and the heads read the encoder's width.
+    """
+    _field("architecture", architecture, isinstance(architecture, dict), "a dict")
+    kind = architecture.get("kind")
+    if kind == "autoencoder":
+        _check_counts("sizes", architecture.get("sizes"), min_length=2)
+        unit_code = architecture.get("unit_code")
+        _field("unit_code", unit_code, isinstance(unit_code, (bool, np.bool_)), "a bool")
+        return
+    _field("kind", kind, kind == "clustering", "'clustering' or 'autoencoder'")
+    n_features = architecture.get("n_features")
+    _field("n_features", n_features, _is_count(n_features), "a positive int")
+    hidden = architecture.get("hidden_layer_sizes")
+    _check_counts("hidden_layer_sizes", hidden)
+    width = hidden[-1] if hidden else n_features
+    convolutions = architecture.get("convolutions")
+    if convolutions is not None:
+        _field("convolutions", convolutions, isinstance(convolutions, dict), "a dict")
+        shape = convolutions.get("image_shape")
+        _check_counts("convolutions.image_shape", shape, min_length=3)
+        _field("convolutions.image_shape", shape, len(shape) == 3, "(height, width, channels)")
+        channels = convolutions.get("channels")
+        _check_counts("convolutions.channels", channels, min_length=1)
+        _field(
+            "convolutions.image_shape",
+            shape,
+            math.prod(shape) == n_features,
+            f"an image of n_features={n_features} values",
+        )
+        side = min(shape[:2]) >> len(channels)
+        _field(
+            "convolutions.channels",
+            channels,
+            side >= MIN_CONV_MAP,
+            f"stages that leave maps of {MIN_CONV_MAP} pixels a side or more of a "
+            f"{shape[0]}x{shape[1]} image",
+        )
+        if not hidden:
+            width = channels[-1] * (shape[0] >> len(channels)) * (shape[1] >> len(channels))
+    _check_heads("heads", architecture.get("heads"))
+    _field(
+        "heads.n_in",
+        architecture["heads"]["n_in"],
+        architecture["heads"]["n_in"] == width,
+        f"the encoder's width {width}",
+    )
+    overclustering = architecture.get("overclustering")
+    if overclustering is not None:
+        _check_heads("overclustering", overclustering)
+        _field(
+            "overclustering.n_in",
+            overclustering["n_in"],
+            overclustering["n_in"] == width,
+            f"the encoder's width {width}",
+        )
+
+
+def _widths_of(architecture):
+    """Input width, output width and number of heads of a checked architecture."""
+    if architecture["kind"] == "autoencoder":
+        return architecture["sizes"][0], architecture["sizes"][-1], 1
+    heads = architecture["heads"]
+    return architecture["n_features"], heads["n_out"], heads["n_heads"]
+
+
+def check_fitted_widths(architecture, fitted):
+    """Raise ValueError unless the network agrees with the estimator's fitted attributes.
+
+    ``fitted`` maps attribute names to values: ``n_features_in_`` is the network's
+    input width; ``n_clusters_`` (clusterers) and ``_n_features_out`` (transformers)
+    its output width, and ``classes_`` (supervised fits) names each output column once.
+    A fitted clusterer keeps one head and no over-clustering head.
+    """
+    n_in, n_out, n_heads = _widths_of(architecture)
+    widths = {"n_features_in_": n_in, "n_clusters_": n_out, "_n_features_out": n_out}
+    fitted = dict(fitted)
+    classes = fitted.pop("classes_", None)
+    if classes is not None and not (
+        isinstance(classes, np.ndarray)
+        and classes.shape == (n_out,)
+        and len(set(classes.tolist())) == n_out
+    ):
+        raise ValueError(
+            f"The fitted attribute classes_ must be an array of {n_out} distinct labels, one "
+            "per column of the network's head."
+        )
+    for name, value in fitted.items():
+        if not _is_count(value):
+            raise ValueError(f"The fitted attribute {name} must be a positive int, got {value!r}.")
+        if value != widths[name]:
+            raise ValueError(
+                f"The fitted attribute {name}={value} disagrees with the fitted network, "
+                f"whose width there is {widths[name]}."
+            )
+    if "n_clusters_" in fitted and (n_heads != 1 or architecture.get("overclustering")):
+        raise ValueError(
+            "The fitted network must hold the one head a fit keeps, and no over-clustering "
+            f"head; it holds {n_heads} heads."
+        )
+
+
+def network_from_record(record, fitted=None):
     """The float64, eval-mode CPU network a :func:`network_record` describes.
 
-    Every weight is checked against the rebuilt architecture before any is loaded, so
-    a bad record raises ``ValueError`` and never gives a half-built network.
+    Everything the record holds is checked before any weight is loaded, so a bad
+    record raises ``ValueError`` naming the field and never gives a half-built
+    network, nor one that fails or predicts NaN later.
+
+    Parameters
+    ----------
+    record : dict
+        From :func:`network_record`.
+    fitted : dict, default=None
+        The estimator's fitted attributes that the network must agree with (see
+        :func:`check_fitted_widths`).
 
     Raises
     ------
     ValueError
         For a record of another format (the pickled module of older skssl versions
-        included), an invalid architecture, a missing or unexpected weight, or a
-        weight that is not a float array of the expected shape.
+        included), an architecture no fit builds (:func:`check_architecture`), widths
+        that disagree with ``fitted``, a missing or unexpected weight, or a weight
+        that is not a finite float array of the expected shape (feature scales
+        positive).
     """
     if isinstance(record, bytes):
         raise ValueError(
@@ -359,9 +592,11 @@ def network_from_record(record):
             f"reads version {FORMAT_VERSION}. {_RESAVE}"
         )
     try:
+        check_architecture(record["architecture"])
         module = build_network(record["architecture"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise ValueError(f"The fitted network's architecture is invalid: {error!r}.") from None
+        raise ValueError(f"The fitted network's architecture is invalid: {error}") from None
+    check_fitted_widths(record["architecture"], fitted or {})
     arrays = record.get("state_dict")
     if not isinstance(arrays, dict):
         raise ValueError("The fitted network's state_dict must be a dict of arrays.")
@@ -383,6 +618,10 @@ def network_from_record(record):
                 f"The weights of layer {name!r} have shape {array.shape}; the architecture "
                 f"needs {tuple(empty.shape)}."
             )
+        if not np.isfinite(array).all():
+            raise ValueError(f"The weights of layer {name!r} hold NaN or infinite values.")
+        if name.endswith("standardize.scale") and not (array > 0).all():
+            raise ValueError(f"The weights of layer {name!r} (feature scales) must be > 0.")
     module = module.to_empty(device="cpu").to(torch.float64)
     # np.array copies: a read-only array (a memory-mapped joblib file) stays untouched.
     weights = {name: torch.from_numpy(np.array(arrays[name], np.float64)) for name in expected}

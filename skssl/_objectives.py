@@ -211,10 +211,15 @@ def minmax_objective(
         proba = network.heads.proba(network.embed(data[torch.cat([index, near_rows.reshape(-1)])]))
         anchor = proba[:, :size]
         near = proba[:, size:].view(proba.shape[0], size, draws, -1)
+        # index_select, not anchor[:, far]: the backward of advanced indexing is an
+        # accumulating index_put_, whose CPU kernel adds the repeated far positions in
+        # thread order, so fits with two Torch threads differed in the last bits (and
+        # then in their probabilities); index_select's backward adds them in order.
+        far_anchor = anchor.index_select(1, far.reshape(-1)).unflatten(1, far.shape)
         head_losses, terms = minmax_loss(
             anchor,
             near,
-            anchor[:, far],
+            far_anchor,
             entropy_weight=entropy_weight,
             similarity=similarity,
             far_weight=far_weight,

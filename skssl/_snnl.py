@@ -21,7 +21,7 @@ from skssl._base import (
 )
 from skssl._core import train_module
 from skssl._graph import graph_stage
-from skssl._networks import Autoencoder, Standardize
+from skssl._networks import Autoencoder, Standardize, feature_spread
 from skssl._objectives import snnl_objective
 
 #: Anchors per step with ``batch_size="auto"`` (each brings a partner, so the loss
@@ -83,10 +83,8 @@ def input_scaler(X):
     share its label for 96.5% of digits rows in the raw input, 93.8% standardised;
     with the std floored at the median std, 95.8% (USPS: 93.4%, 92.0%, 93.5%).
     """
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    varying = std[std > 1e-12 * np.maximum(np.abs(mean), 1.0)]
-    scale = np.maximum(std, np.median(varying) if varying.size else 1.0)
+    mean, std, varying = feature_spread(X)
+    scale = np.maximum(std, np.median(std[varying]) if varying.any() else 1.0)
     return Standardize(mean, scale)
 
 

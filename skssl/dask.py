@@ -10,11 +10,19 @@ The fitted estimator enters the task graph once, as one :func:`dask.delayed` obj
 that every block depends on: a worker receives it once, not once per block, and a
 worker that is lost and restarted gets it again from the graph. The blocks are
 rechunked so that each holds every column and a whole number of the 8192-row
-chunks in which in-memory prediction runs: every block then does the same
-arithmetic as ``estimator.predict(X)`` in memory, and with one Torch thread on both
-sides the results are equal bit for bit (different chunks, or thread counts, can
-change the last bits of a float). On a ``distributed`` worker each block runs with
-one Torch thread, so that the workers' threads, not Torch's, use the cores.
+chunks in which in-memory prediction runs, and both copy each chunk to a C-ordered
+float64 array before the network: every block then does the same arithmetic as
+``estimator.predict(X)`` in memory, whatever the input's chunks, memory order
+(C or Fortran) or DataFrame partitions. With the same number of Torch threads on
+both sides the results are equal bit for bit, labels, probabilities and
+embeddings alike. On a ``distributed`` worker each block runs with one Torch thread,
+so that the workers' threads, not Torch's, use the cores; against a client that
+runs more, a matrix kernel may split its sums otherwise, and probabilities and
+embeddings may then differ in their last bits (a relative 1e-15; the labels differ
+only where two clusters tie to that precision).
+
+Blocks of unknown size (a boolean-filtered array) are counted first, in one pass
+over the data, as a DataFrame's partitions are; a block of no rows gives no rows.
 """
 
 import math
@@ -38,19 +46,22 @@ def predict(estimator, X):
         :class:`~skssl.SelfSupervisedClassifier` (any fitted estimator with
         ``predict`` works).
     X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
-        Numeric data. A DataFrame's partitions are counted (one pass over the data)
-        so that its rows can be rechunked and named.
+        Numeric data. A DataFrame's partitions, and an array's blocks of unknown
+        size, are counted (one pass over the data) so that its rows can be rechunked
+        and named.
 
     Returns
     -------
     dask.array.Array of shape (n_samples,)
-        Lazy; equal to ``estimator.predict(X)`` of the same data in memory.
+        Lazy; equal to ``estimator.predict(X)`` of the same data in memory (see the
+        module's notes on threads).
 
     Raises
     ------
     ValueError
         Up front, when ``X`` has a number of columns (or feature names) the
-        estimator was not fitted with: the estimator's own message. When a block is
+        estimator was not fitted with, or a first row that is not numbers (strings,
+        categories): the estimator's own message. When a block is
         computed, the estimator's own message of a bad block (NaN, infinity),
         preceded by the block's number and rows, for instance
         ``"block 2 (rows 16384-24575): Input X contains NaN..."``.
@@ -165,8 +176,7 @@ def transform(estimator, X):
 def _map(estimator, X, method):
     columns = None
     if _is_dataframe(X):
-        columns = list(X.columns)
-        probe = X._meta.iloc[:0].reindex(range(1), fill_value=0)
+        columns = X.columns
         # Known row counts let the blocks be aligned and named by their rows.
         X = X.to_dask_array(lengths=True)
     else:
@@ -175,11 +185,14 @@ def _map(estimator, X, method):
             raise ValueError(
                 f"Expected a 2-d array of shape (n_samples, n_features), got {X.ndim}-d."
             )
-        probe = np.zeros((1, X.shape[1]), dtype=X.dtype)
+        if any(math.isnan(size) for size in X.shape + X.chunks[0]):
+            # Unknown chunk sizes (a boolean-filtered array): counted in one pass, as a
+            # DataFrame's partitions are, so that the blocks can be aligned and named.
+            X = X.compute_chunk_sizes()
     # One row through the estimator on the client: the in-memory checks (fitted,
-    # number of columns, feature names) fail here before any block is sent, and the
-    # output gives the result's dtype and width.
-    sample = np.asarray(getattr(estimator, method)(probe))
+    # number of columns, feature names, values that are not numbers) fail here before
+    # any block is sent, and the output gives the result's dtype and width.
+    sample = np.asarray(getattr(estimator, method)(_probe(X, columns)))
     X = X.rechunk({0: _aligned_rows(X.chunks[0]), 1: -1})
     # One key in the graph: shipped to each worker once, recomputed after a loss.
     model = dask.delayed(estimator, traverse=False)
@@ -188,7 +201,26 @@ def _map(estimator, X, method):
         kwargs["drop_axis"] = 1
     else:
         kwargs["chunks"] = (X.chunks[0], (sample.shape[1],))
-    return X.map_blocks(_apply_block, model, method, columns, token=method, **kwargs)
+    columns = None if columns is None else list(columns)
+    return X.map_blocks(_apply_block, model, method, columns, sample[:0], token=method, **kwargs)
+
+
+def _probe(X, columns):
+    """One row that the estimator checks as it would check ``X`` in memory.
+
+    Zeros for numeric data; where the dtype is not numeric (strings, categories,
+    objects) the data's first row, so that the message is the in-memory one, such as
+    ``"could not convert string to float: 'a'"`` (it costs computing the first block).
+    """
+    numeric = X.dtype.kind in "biuf"
+    row = np.zeros((1, X.shape[1]), dtype=X.dtype if numeric else np.float64)
+    if not numeric and X.shape[0] > 0:
+        row = X[:1].compute()
+    if columns is None:
+        return row
+    import pandas as pd
+
+    return pd.DataFrame(row, columns=columns)
 
 
 def _is_dataframe(X):
@@ -206,9 +238,12 @@ def _aligned_rows(chunks):
     return max(FORWARD_CHUNK, math.ceil(chunks[0] / FORWARD_CHUNK) * FORWARD_CHUNK)
 
 
-def _apply_block(block, estimator, method, columns, block_info=None):
+def _apply_block(block, estimator, method, columns, empty, block_info=None):
     location = block_info[0]
     start, stop = location["array-location"][0]
+    if block.shape[0] == 0:
+        # A block of no rows (a filtered partition): its part of the in-memory result.
+        return empty
     _one_torch_thread_on_a_worker()
     if columns is not None:
         import pandas as pd

@@ -18,14 +18,39 @@ from sklearn.utils.validation import check_consistent_length
 SCORE_NEIGHBORS = 10
 
 
+#: The package's mark of an unlabelled row (as in ``LabelSpreading``), which the
+#: label-based scores leave out.
+UNLABELLED = -1
+
+
 def _contingency(y_true, y_pred):
+    """The class-by-cluster counts of the labelled rows (``y_true != -1``)."""
     y_true = column_or_1d(y_true)
     y_pred = column_or_1d(y_pred)
     check_consistent_length(y_true, y_pred)
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty.")
+    labelled = _labelled(y_true)
+    if not labelled.any():
+        raise ValueError("y_true has no labelled row: every row is -1 (unlabelled).")
+    y_true, y_pred = y_true[labelled], y_pred[labelled]
     table = contingency_matrix(y_true, y_pred)
     return table, np.unique(y_true), np.unique(y_pred)
+
+
+def _labelled(y_true):
+    """Rows whose label is not the integer -1 (a string "-1" is a class)."""
+    if y_true.dtype.kind in "iuf":
+        return y_true != UNLABELLED
+    if y_true.dtype.kind == "O":
+        return np.array(
+            [
+                not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v == -1)
+                for v in y_true
+            ],
+            dtype=bool,
+        )
+    return np.ones(y_true.shape[0], dtype=bool)
 
 
 def _matching(table):
@@ -37,25 +62,35 @@ def hungarian_accuracy_score(y_true, y_pred):
     """Accuracy after matching each predicted cluster to at most one class.
 
     Clusters left without a class (more clusters than classes) and classes left
-    without a cluster count as errors, so over-clustering is not rewarded.
+    without a cluster count as errors, so over-clustering is not rewarded. Rows whose
+    true label is ``-1``, the package's mark of an unlabelled row, are left out, so
+    that ``GridSearchCV(..., scoring=hungarian_scorer)`` on partly labelled ``y``
+    scores the labelled rows only and does not reward a cluster of unlabelled ones.
 
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        Ground-truth class labels.
+        Ground-truth class labels; ``-1`` for unlabelled rows.
     y_pred : array-like of shape (n_samples,)
         Cluster labels; their numbering does not matter.
 
     Returns
     -------
     float
-        Matched samples divided by ``n_samples``, in [0, 1].
+        Matched labelled samples divided by the number of labelled samples, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        When every row of ``y_true`` is ``-1``.
 
     Examples
     --------
     >>> from skssl.metrics import hungarian_accuracy_score
     >>> hungarian_accuracy_score([0, 0, 1, 1, 2], [1, 1, 0, 0, 0])
     0.8
+    >>> hungarian_accuracy_score([-1, -1, 0, 0, 1, 1], [2, 2, 0, 0, 1, 0])
+    0.75
     """
     table, _, _ = _contingency(y_true, y_pred)
     rows, cols = _matching(table)
@@ -67,7 +102,8 @@ def matched_confusion_matrix(y_true, y_pred):
 
     Column ``j`` holds the cluster matched to class ``j`` (rows are the sorted
     classes), so a perfect clustering gives a diagonal matrix. Clusters matched to
-    no class come last, ordered by size.
+    no class come last, ordered by size. Rows whose true label is ``-1``
+    (unlabelled) are left out, as in :func:`hungarian_accuracy_score`.
 
     Parameters
     ----------
@@ -112,7 +148,7 @@ def matched_confusion_matrix(y_true, y_pred):
 hungarian_scorer = make_scorer(hungarian_accuracy_score)
 
 
-def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS):
+def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS, random_state=0):
     """Label-free clustering score: how well a sample's cluster predicts its neighbours'.
 
     For every sample ``i`` and each of its ``n_neighbors`` nearest neighbours ``j``
@@ -138,6 +174,9 @@ def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS):
     n_neighbors : int, default=10
         Neighbours per sample; ``n_samples - 1`` when the data has fewer (with a
         warning).
+    random_state : int, default=0
+        Seed of the approximate neighbour search (PyNNDescent) above 50,000 samples;
+        fixed, so that the same labels of the same data always get the same score.
 
     Returns
     -------
@@ -161,7 +200,7 @@ def neighbor_consistency_score(X, labels, *, n_neighbors=SCORE_NEIGHBORS):
     check_consistent_length(X, labels)
     if np.unique(labels).size < 2:
         return 0.0
-    neighbors = mine_neighbors(X, n_neighbors)
+    neighbors = mine_neighbors(X, n_neighbors, random_state=random_state)
     own = np.repeat(labels, neighbors.shape[1])
     theirs = labels[neighbors].ravel()
     return float(

@@ -1,5 +1,6 @@
 """The command line, end to end in a subprocess."""
 
+import re
 import subprocess
 import sys
 
@@ -124,3 +125,26 @@ def test_cluster_rejects_an_image_shape_that_does_not_fit(digits_csv, tmp_path, 
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "options, content, message",
+    [
+        (["--output", "missing/labels.csv"], None, "folder .*missing does not exist"),
+        (["--plot", "missing/plot.png"], None, "folder .*missing does not exist"),
+        ([], "a,b\n1,2\n", "at least two data rows, has 1"),
+        ([], "a,b\n1e300,2\n3,-1e300\n5,6\n", "too large for skssl.*Rescale X"),
+    ],
+    ids=["--output", "--plot", "one data row", "values beyond float32"],
+)
+def test_user_errors_end_in_one_line_before_the_fit(blobs_csv, tmp_path, options, content, message):
+    path = blobs_csv[0]
+    if content is not None:
+        path = tmp_path / "bad.csv"
+        path.write_text(content)
+    result = run("cluster", str(path), "--n-clusters", "2", *options, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "", "no label is written before the error"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # one line: no traceback, no progress bar of a fit
+    assert re.search(message, lines[0])

@@ -94,7 +94,7 @@ def test_a_convolutional_image_fit_round_trips_exactly(digits):
     state = copy.deepcopy(model.__getstate__())
     state["module_"]["architecture"]["convolutions"]["image_shape"] = [8, 8, 1]
     blank = SCANClusterer.__new__(SCANClusterer)
-    with pytest.raises(ValueError, match="architecture is invalid.*does not hold 256 features"):
+    with pytest.raises(ValueError, match="architecture is invalid.*image_shape.*256 values"):
         blank.__setstate__(state)
 
 

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import normalize
 
 #: Largest input searched exactly by ``method="auto"``. Measured on 2 cores with 32
 #: features (benchmarks/results/scale.md): exact Euclidean search takes 0.3 s at 10^4
@@ -32,6 +31,17 @@ EXACT_SEARCH_WORKING_MEMORY_MB = 128
 #: candidates, 0.991 in 6.8 s with 31 neighbours.
 APPROXIMATE_BUILD_NEIGHBORS = 16
 APPROXIMATE_MAX_CANDIDATES = 32
+
+
+def unit_rows(X):
+    """The rows of ``X`` scaled to unit length; rows of zeros stay zero.
+
+    Not :func:`sklearn.preprocessing.normalize`, which leaves rows whose norm is below
+    ten machine epsilons unscaled: rows of values near 1e-10 (float32) or 1e-16 then
+    stayed tiny and every cosine distance came out as 1/2.
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]
+    return X / np.where(norms > 0, norms, 1)
 
 
 def _drop_self(indices):
@@ -188,7 +198,7 @@ def _mine_rows(X, n_neighbors, *, metric, method, random_state):
             # Euclidean distances between unit rows rank as cosine distances do, and
             # scikit-learn's compiled Euclidean search found them in 0.3 s against 0.9 s
             # for its cosine path (10^4 x 32), which clips a full distance chunk.
-            X, metric = normalize(X), "euclidean"
+            X, metric = unit_rows(X), "euclidean"
         search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute", metric=metric)
         # kneighbors() without X leaves each point out of its own list, ties included.
         # Distances are computed in row chunks; scikit-learn's default allows 1 GB of
@@ -295,7 +305,7 @@ def _mine_images(X, image_shape, n_neighbors, *, metric, method, random_state):
 
     def prepared(rows):
         # Single precision: the searches are matrix products, twice as fast in it.
-        return np.asarray(normalize(rows) if cosine else rows, dtype=np.float32)
+        return np.asarray(unit_rows(rows) if cosine else rows, dtype=np.float32)
 
     base = prepared(X)
     width = min(n_samples, n_neighbors + 1)
