@@ -238,6 +238,38 @@ N_CLUSTERS_CONSTRAINTS = {
 #: of ``n_clusters``' entry and that of ``max_clusters``; ``%(n_clusters_attributes)s``
 #: the entries of the fitted count and its table.
 SHARED_PARAMETER_DOCS = {
+    "clusterer_attributes": """labels_ : ndarray of shape (n_samples,)
+        Cluster of each training sample, numbered by decreasing cluster size; with
+        ``supervised=True``, its label from ``classes_``.
+    cluster_sizes_ : ndarray of shape (n_clusters,)
+        Training samples per cluster (in the order of ``classes_`` when supervised).
+    classes_ : ndarray of shape (n_clusters,)
+        Only after a fit with ``supervised=True``: the label of each output column.
+        The labelled classes come first, sorted; the remaining clusters follow by
+        decreasing size, numbered on from the largest integer class (or named
+        ``"cluster_<column>"`` when the classes are strings).
+    %(n_clusters_attributes)s
+    noise_fraction_ : float
+        Fraction of the training samples left out of every leaf cluster of stage
+        one's hierarchy (then given their nearest clustered neighbour's cluster).
+    min_cluster_size_ : int
+        The minimum cluster size at which stage one's hierarchy had ``n_clusters``
+        leaves (or the nearest count; 0 when the data were too small for a hierarchy).
+    init_losses_ : ndarray of shape (`n_init_`,)
+        Stage-two loss of every head after training, in one pass over the data whose
+        random draws are the same for every head.
+    best_init_ : int
+        Index of the kept head.
+    n_init_ : int
+        Heads trained (``n_init`` with ``"auto"`` resolved).
+    module_ : torch.nn.Module
+        The fitted network, its kept head alone (CPU, float64, eval mode).
+    n_iter_ : int
+        Epochs run over every stage.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column names.""",
     "image_shape": """image_shape : tuple of int or None, default=None
         ``(height, width)`` or ``(height, width, channels)`` to read each row as an
         image flattened in C order (``load_digits().images.reshape(n, -1)``); its

@@ -200,30 +200,11 @@ class SelfSupervisedClassifier(TwoStageClusterer):
 
     Attributes
     ----------
-    labels_ : ndarray of shape (n_samples,)
-        Class of each training sample, numbered by decreasing class size; with
-        ``supervised=True``, its label from ``classes_``.
-    cluster_sizes_ : ndarray of shape (n_clusters,)
-        Training samples per class (in the order of ``classes_`` when supervised).
-    classes_ : ndarray of shape (n_clusters,)
-        Only after a fit with ``supervised=True``: the label of each output column.
-        The labelled classes come first, sorted; the remaining clusters follow by
-        decreasing size, numbered on from the largest integer class (or named
-        ``"cluster_<column>"`` when the classes are strings).
-    module_ : torch.nn.Module
-        The kept network (CPU, float64, eval mode).
+    %(clusterer_attributes)s
     history_ : list of dict
         Per-epoch records of the kept head, stage one's (``stage="partition"``) then
         stage two's (``stage`` the objective): ``loss``, its terms and
         ``cluster_size_entropy``.
-    init_losses_ : ndarray of shape (`n_init_`,)
-        Stage-two loss of every head after training, in one pass over the data whose random
-        draws are the same for every head.
-    best_init_ : int
-        Index of the kept head.
-    n_init_ : int
-        Heads trained (``n_init`` with ``"auto"`` resolved).
-    %(n_clusters_attributes)s
     neighbors_ : ndarray of shape (n_samples, `n_neighbors_`)
         The ``n_neighbors`` mined neighbours of every training sample (Euclidean).
     n_neighbors_ : int
@@ -231,18 +212,6 @@ class SelfSupervisedClassifier(TwoStageClusterer):
         data has fewer samples.
     metric_ : str
         The metric of stage one's graph (``"auto"`` resolved).
-    noise_fraction_ : float
-        Fraction of the training samples left out of every leaf cluster of stage
-        one's hierarchy (then given their nearest clustered neighbour's cluster).
-    min_cluster_size_ : int
-        The minimum cluster size at which stage one's hierarchy had ``n_clusters``
-        leaves (0 when the data were too small for a hierarchy).
-    n_iter_ : int
-        Epochs run over both stages.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
 
     See Also
     --------

@@ -7,9 +7,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skssl import SelfSupervisedClassifier
+from skssl import SCANClusterer, SelfSupervisedClassifier
 from skssl._objectives import CLASSIFIER_OBJECTIVES
-from skssl.metrics import hungarian_scorer
+from skssl.metrics import hungarian_accuracy_score, hungarian_scorer
 
 #: Tiny settings: the search itself is under test, not the quality of each fit.
 SMALL = dict(n_clusters=3, n_init=1, max_iter=5, hidden_layer_sizes=(16,), device="cpu")
@@ -77,3 +77,33 @@ def test_grid_search_in_pipeline(blobs, n_jobs):
     search = GridSearchCV(pipeline, grid, scoring=hungarian_scorer, cv=2, n_jobs=n_jobs).fit(X, y)
     assert search.best_score_ > 0.9
     assert search.best_estimator_.predict(X).shape == (X.shape[0],)
+
+
+@pytest.mark.parametrize("scoring", [None, hungarian_scorer])
+@pytest.mark.parametrize(
+    "estimator, grid",
+    [
+        (
+            SCANClusterer(**{**SMALL, "n_init": 2, "max_iter": "auto"}),
+            {"entropy_weight": [0.5, 5.0]},
+        ),
+        (
+            SelfSupervisedClassifier(objective="iic", **{**SMALL, "max_iter": "auto"}),
+            {"entropy_weight": [0.5, 5.0], "temperature": [0.1, 0.3]},
+        ),
+    ],
+    ids=["SCANClusterer", "SelfSupervisedClassifier-iic"],
+)
+def test_grid_search_over_entropy_weight_and_temperature(blobs, estimator, grid, scoring):
+    """Stage two's lambda (and the heads' temperature) tune as any parameter, with or
+    without labels; the chosen fit finds the blobs (chance is 1/3). ``max_iter="auto"``:
+    120 rows make one step a pass, and five steps do not fit the partition."""
+    X, y = blobs
+    search = GridSearchCV(estimator.set_params(random_state=0), grid, scoring=scoring, cv=2)
+    search.fit(X) if scoring is None else search.fit(X, y)
+    n_candidates = int(np.prod([len(values) for values in grid.values()]))
+    assert search.cv_results_["mean_test_score"].shape == (n_candidates,)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    if scoring is not None:
+        assert search.best_score_ > 0.85
+    assert hungarian_accuracy_score(y, search.best_estimator_.labels_) > 0.85
