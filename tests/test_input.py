@@ -209,15 +209,16 @@ def test_mining_under_moves_finds_a_shifted_copy_first():
 
 
 #: One seeded fit of each estimator on the first 400 digits with one Torch thread,
-#: measured before the input seam existed: sums of predict_proba's (transform's) first
+#: measured before the input seam existed (the clusterers' re-measured when their
+#: second stage came, which changes them deliberately): sums of predict_proba's (transform's) first
 #: column and of its squares, and the first labels. One thread, because with more the
 #: BLAS may split a product differently when another process loads the cores.
 UNCHANGED = {
-    SCANClusterer: (70.99863238568324, 399.45043377958433, [3, 0, 0, 2, 8, 7, 5, 1, 0, 7]),
+    SCANClusterer: (76.0071977583115, 389.65890448000425, [3, 0, 0, 2, 8, 7, 5, 1, 0, 7]),
     SelfSupervisedClassifier: (
-        44.02378465003954,
-        365.8668760720027,
-        [3, 0, 7, 2, 4, 8, 6, 1, 0, 8],
+        71.24570755339855,
+        392.86534778765997,
+        [3, 0, 0, 2, 9, 7, 5, 1, 0, 7],
     ),
     SNNLTransformer: (-4.820728804727031, 400.0, None),
 }
@@ -266,7 +267,9 @@ def test_image_shape_lifts_every_estimator_on_the_digits(digits, one_thread):
     """Neighbours under one-pixel shifts: each estimator beats its own tabular fit.
 
     Measured (seeds 0-2, one thread): SCAN 0.941 against 0.928, SelfSupervisedClassifier
-    0.921 against 0.876, KMeans on SNNLTransformer's codes 0.912 against 0.860.
+    0.948 against 0.929 (0.921 against 0.876 before its graph stage, which lifted the
+    tabular fit more than the image fit), KMeans on SNNLTransformer's codes 0.912
+    against 0.860.
     """
     from sklearn.cluster import KMeans
     from sklearn.pipeline import make_pipeline
@@ -287,5 +290,5 @@ def test_image_shape_lifts_every_estimator_on_the_digits(digits, one_thread):
 
     scan_image, scan_table = _mean_accuracy(scan((8, 8)), X, y), _mean_accuracy(scan(None), X, y)
     assert scan_image > 0.935 and scan_image > scan_table + 0.005
-    assert _mean_accuracy(ssc((8, 8)), X, y) > _mean_accuracy(ssc(None), X, y) + 0.02
+    assert _mean_accuracy(ssc((8, 8)), X, y) > _mean_accuracy(ssc(None), X, y) + 0.01
     assert _mean_accuracy(snnl((8, 8)), X, y) > _mean_accuracy(snnl(None), X, y) + 0.02

@@ -23,7 +23,13 @@ def test_from_estimator_history_and_embedding(tmp_path):
     display = MatchedConfusionMatrixDisplay.from_estimator(model, X, y, normalize=True)
     assert display.confusion_matrix.sum() == 90
     ax = plot_history(model, keys=("loss", "cluster_size_entropy"))
-    assert len(ax.get_lines()) == 2
+    # One line per key and stage: stage one ("partition") and stage two ("minmax").
+    assert len(ax.get_lines()) == 4
+    assert {line.get_label() for line in ax.get_lines()} == {
+        f"{stage}: {key}"
+        for stage in ("partition", "minmax")
+        for key in ("loss", "cluster_size_entropy")
+    }
     ax = plot_embedding(X, model.labels_, y_true=y, title="blobs")
     assert ax.get_title().startswith("blobs: accuracy")
     ax.figure.savefig(tmp_path / "embedding.png")

@@ -15,11 +15,11 @@ SCRIPT = textwrap.dedent(
     import torch
     from sklearn.datasets import load_digits
 
-    from skssl import SelfSupervisedClassifier
+    from skssl import SCANClusterer, SelfSupervisedClassifier
     from skssl._core import EpochLog
     from skssl._networks import ClusteringNetwork, LinearHeads, mlp_encoder, standardizer
     from skssl._graph.mining import mine_neighbors
-    from skssl._objectives import minmax_objective
+    from skssl._objectives import TrainingInputs, minmax_objective
 
     assert torch.get_num_threads() == 2
     X = load_digits().data[:400]
@@ -33,9 +33,10 @@ SCRIPT = textwrap.dedent(
     network = ClusteringNetwork(standardizer(X), encoder, LinearHeads(width, 10, n_heads=5))
 
     def gradients():
+        inputs = TrainingInputs(data, neighbors, torch.Generator().manual_seed(0))
         loss = minmax_objective(
-            network, data, neighbors, torch.Generator().manual_seed(0), n_negatives=10,
-            far_candidates=32, entropy_weight=2.0, far_weight=1.0, similarity="dot",
+            network, inputs, n_negatives=10, far_candidates=32, entropy_weight=2.0,
+            far_weight=1.0, similarity="dot",
         )(torch.arange(256), EpochLog(0))
         network.zero_grad()
         loss.backward()
@@ -45,9 +46,10 @@ SCRIPT = textwrap.dedent(
     for _ in range(20):
         assert all(torch.equal(a, b) for a, b in zip(first, gradients())), "gradients differ"
 
-    fits = [SelfSupervisedClassifier(10, max_iter=8, random_state=0).fit(X) for _ in range(2)]
-    difference = np.abs(fits[0].predict_proba(X) - fits[1].predict_proba(X)).max()
-    assert difference == 0, f"predict_proba differs by {difference}"
+    for estimator in (SelfSupervisedClassifier, SCANClusterer):
+        fits = [estimator(10, max_iter=8, random_state=0).fit(X) for _ in range(2)]
+        difference = np.abs(fits[0].predict_proba(X) - fits[1].predict_proba(X)).max()
+        assert difference == 0, f"{estimator.__name__}: predict_proba differs by {difference}"
     print("identical")
     """
 )
