@@ -86,8 +86,10 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
     layout = torch.as_tensor(init, dtype=torch.float32).to(device)
     n_samples = layout.shape[0]
     for epoch in range(n_epochs):
-        taken = torch.rand(weight.shape[0], generator=generator) < weight
-        i, j = head[taken], tail[taken]
+        # The sampled edges' positions once, then two index_selects: a boolean mask per
+        # end took 2.2 ms an epoch on pen digits' 220,000 edges, against 0.9 ms.
+        taken = (torch.rand(weight.shape[0], generator=generator) < weight).nonzero()[:, 0]
+        i, j = head.index_select(0, taken), tail.index_select(0, taken)
         others = torch.randint(
             0, n_samples, (i.shape[0] * negative_sample_rate,), generator=generator
         )
@@ -99,11 +101,10 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
         push = layout[pushed] - layout[others]
         d2 = (push * push).sum(dim=1, keepdim=True)
         push_scale = (2 * b) / ((1e-3 + d2) * (a * torch.exp(b * d2.clamp_min(1e-12).log()) + 1))
-        step = torch.zeros_like(layout).index_add_(
-            0,
-            torch.cat([i, pushed]),
-            torch.cat([(pull_scale * pull).clamp_(-4, 4), (push_scale * push).clamp_(-4, 4)]),
-        )
+        # Pulls then pushes, in the order one call on their concatenation adds them.
+        step = torch.zeros_like(layout)
+        step.index_add_(0, i, (pull_scale * pull).clamp_(-4, 4))
+        step.index_add_(0, pushed, (push_scale * push).clamp_(-4, 4))
         layout.add_(step, alpha=1.0 - epoch / n_epochs)
     return layout.cpu().numpy().astype(np.float64)
 
