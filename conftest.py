@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Numba's thread count is fixed once its pool starts: the benchmark scripts that the
+# smoke test imports set it to 1 (as they do for their runs), so it is 1 from the start.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 # scikit-learn's check_array_api_input runs only with SciPy's array API support on
 # (it checks that NumPy inputs give the same results with dispatch enabled); without
 # it the check skips itself. It must be set before SciPy is first imported.
