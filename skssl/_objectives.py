@@ -537,10 +537,6 @@ class Objective:
     settings: tuple = ()
     two_view: bool = False
 
-    def reads_neighbors(self, views="neighbor"):
-        """Whether it reads the mined neighbours (a two-view one only with neighbour views)."""
-        return not self.two_view or "neighbor" in views.split("+")
-
     def batch_loss(self, network, inputs, estimator):
         """``build`` with its settings read off ``estimator``'s parameters."""
         settings = {name: getattr(estimator, name) for name in self.settings}

@@ -76,11 +76,6 @@ class GraphStage:
     count_weakness: str = None
     seconds: dict = field(default_factory=dict)
 
-    @property
-    def cluster_sizes(self):
-        """Rows in each cluster of the partition, ``(n_clusters,)``."""
-        return np.bincount(self.partition, minlength=self.n_clusters)
-
 
 def graph_stage(
     X,
