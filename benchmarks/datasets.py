@@ -12,6 +12,7 @@ name               what                                                         
 ``usps``           USPS 16x16 digits, grey levels in [0, 2] (``usps.npz``)      9298 x 256
 ``pendigits``      UCI pen digits, coordinates 0..100 (``pendigits.npz``)       10992 x 16
 ``fashion_mnist``  Fashion-MNIST 28x28, pixels scaled to [0, 1] (idx files)     70000 x 784
+``fashion_test``   its published test split (the last 10,000 rows)              10000 x 784
 ``iris``           sklearn ``load_iris``, StandardScaler                        150 x 4
 ``blobs32``        10 Gaussian blobs in 32-d (unit spread, centres in [-10, 10])  n x 32
 =================  ===========================================================  ==========
@@ -51,6 +52,7 @@ NAMES = (
     "usps",
     "pendigits",
     "fashion_mnist",
+    "fashion_test",
     "iris",
     "blobs32",
 )
@@ -58,6 +60,8 @@ NAMES = (
 BLOBS32_ROWS = 10_000
 DEFAULT_DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
 FASHION_MNIST_HOME = Path("/usr/share/datasets/fashion-mnist")
+#: Rows of Fashion-MNIST's test split, which the idx files hold after the training rows.
+FASHION_MNIST_TEST_ROWS = 10_000
 FASHION_MNIST_FILES = (
     ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -122,8 +126,10 @@ def load(name, seed=0, data_home=None, n_samples=None, dtype=np.float64):
         X = StandardScaler().fit_transform(X)
     elif name == "blobs":
         X, y = datasets.make_blobs(n_samples=1000, centers=10, n_features=2, random_state=seed)
-    elif name == "fashion_mnist":
+    elif name in ("fashion_mnist", "fashion_test"):
         X, y = _fashion_mnist()
+        if name == "fashion_test":
+            X, y = X[-FASHION_MNIST_TEST_ROWS:], y[-FASHION_MNIST_TEST_ROWS:]
     elif name in ("usps", "pendigits"):
         home = Path(data_home or os.environ.get("SKSSL_DATA") or DEFAULT_DATA_HOME)
         path = home / f"{name}.npz"

@@ -1,3 +1,4 @@
+import warnings
 from contextlib import nullcontext
 
 import numpy as np
@@ -45,6 +46,18 @@ def test_pynndescent_recall_against_exact_search():
     assert recall > 0.95, recall
     again = mine_neighbors(X, 10, method="approximate", random_state=0)
     np.testing.assert_array_equal(approximate, again)
+
+
+def test_pynndescent_compilation_is_kept_on_disk():
+    import pynndescent
+    from numba.core.caching import NullCache
+
+    X = np.random.default_rng(0).normal(size=(200, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numba's "Cannot cache" warnings stay silent
+        mine_neighbors(X, 5, method="approximate", random_state=0)
+    # A function PyNNDescent compiles without numba's cache=True, on the fit's path.
+    assert not isinstance(pynndescent.utils.deheap_sort._cache, NullCache)
 
 
 def test_cosine_metric():

@@ -83,8 +83,13 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
     weight = torch.as_tensor(graph.data / graph.data.max(), dtype=torch.float32)
     head = torch.as_tensor(graph.row, dtype=torch.int64)
     tail = torch.as_tensor(graph.col, dtype=torch.int64)
-    layout = torch.as_tensor(init, dtype=torch.float32).to(device)
-    n_samples = layout.shape[0]
+    # Row-major: the spectral start comes column-major from eigsh, and gathering rows of
+    # a column-major layout took a quarter of USPS's layout time.
+    layout = torch.as_tensor(np.ascontiguousarray(init), dtype=torch.float32).to(device)
+    n_samples, n_components = layout.shape
+    # A product with ones sums each row's few squares in a third of the time of
+    # ``sum(dim=1)`` (the same bits on CPU).
+    ones = torch.ones(n_components, 1, device=device)
     for epoch in range(n_epochs):
         # The sampled edges' positions once, then two index_selects: a boolean mask per
         # end took 2.2 ms an epoch on pen digits' 220,000 edges, against 0.9 ms.
@@ -95,11 +100,13 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
         )
         i, j, others = i.to(device), j.to(device), others.to(device)
         pushed = i.repeat(negative_sample_rate)
-        pull = layout[i] - layout[j]
-        log_d2 = (pull * pull).sum(dim=1, keepdim=True).clamp_min(1e-12).log()
+        # index_select, not layout[i]: a quarter of the time at 10^5 rows.
+        at_head = layout.index_select(0, i)
+        pull = at_head - layout.index_select(0, j)
+        log_d2 = ((pull * pull) @ ones).clamp_min(1e-12).log()
         pull_scale = (-2 * a * b) * torch.exp((b - 1) * log_d2) / (a * torch.exp(b * log_d2) + 1)
-        push = layout[pushed] - layout[others]
-        d2 = (push * push).sum(dim=1, keepdim=True)
+        push = at_head.repeat(negative_sample_rate, 1) - layout.index_select(0, others)
+        d2 = (push * push) @ ones
         push_scale = (2 * b) / ((1e-3 + d2) * (a * torch.exp(b * d2.clamp_min(1e-12).log()) + 1))
         # Pulls then pushes, in the order one call on their concatenation adds them.
         step = torch.zeros_like(layout)

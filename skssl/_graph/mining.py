@@ -4,11 +4,13 @@
 and in images (``image_shape``: neighbours under one-pixel shifts). Exact search
 (scikit-learn's chunked brute force, never an n x n matrix in memory) is used up to
 :data:`EXACT_SEARCH_MAX_SAMPLES` rows; above it PyNNDescent builds an approximate
-graph. PyNNDescent is imported only then: its numba code compiles on
-the first call in every process (25-45 s), which small fits should never pay.
+graph. PyNNDescent is imported only then: the part of its numba code that cannot be
+cached on disk (:func:`cache_pynndescent_compilation`) compiles on the first call in
+every process (about 10 s), which small fits should never pay.
 """
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn import config_context
@@ -91,24 +93,61 @@ def search_method(method, n_samples):
     return method
 
 
+def cache_pynndescent_compilation():
+    """Let numba keep PyNNDescent's compiled functions on disk, as EVoC keeps its own.
+
+    PyNNDescent compiles most of its functions without numba's ``cache=True``, so
+    every process paid their compilation again: 23.5 s before a first 2000-row graph
+    in a fresh process (2 cores), 10.2 s once the cache held them. What stays is the
+    functions that take the distance function as an argument (``nn_descent`` and
+    those it calls), which numba cannot cache; it warns so on each compilation, and
+    :func:`approximate_index` silences that warning. Numba checks each cached entry
+    against its source file, so an upgraded PyNNDescent compiles afresh.
+    """
+    import sys
+
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "pynndescent":
+            continue
+        for function in vars(module).values():
+            if isinstance(function, Dispatcher) and isinstance(function._cache, NullCache):
+                function.enable_caching()
+
+
+@contextmanager
+def uncacheable_quietly():
+    """Silence numba's warning that a PyNNDescent function cannot be cached."""
+    from numba.core.errors import NumbaWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Cannot cache compiled function", NumbaWarning)
+        yield
+
+
 def approximate_index(X, n_neighbors, *, metric="euclidean", random_state=None, queryable=False):
     """PyNNDescent's index of ``X``, its graph built with at least ``n_neighbors`` (self included).
 
-    Imported here only: its numba code compiles on the first call in every process.
+    Imported here only: its numba code compiles on the first call in every process
+    that :func:`cache_pynndescent_compilation` finds no cache for.
     ``queryable`` keeps the search tree that ``query`` needs (``compressed=False``).
     """
     from pynndescent import NNDescent
 
+    cache_pynndescent_compilation()
     build = min(X.shape[0] - 1, max(APPROXIMATE_BUILD_NEIGHBORS, n_neighbors))
-    return NNDescent(
-        np.asarray(X, dtype=np.float32),
-        n_neighbors=build + 1,
-        max_candidates=max(APPROXIMATE_MAX_CANDIDATES, build + 1),
-        metric=metric,
-        random_state=random_state,
-        low_memory=True,
-        compressed=not queryable,
-    )
+    with uncacheable_quietly():
+        return NNDescent(
+            np.asarray(X, dtype=np.float32),
+            n_neighbors=build + 1,
+            max_candidates=max(APPROXIMATE_MAX_CANDIDATES, build + 1),
+            metric=metric,
+            random_state=random_state,
+            low_memory=True,
+            compressed=not queryable,
+        )
 
 
 #: Rows whose neighbour distances are computed at once (``rows x k x n_features`` floats).
@@ -327,7 +366,8 @@ def _mine_images(X, image_shape, n_neighbors, *, metric, method, random_state):
         copies = moved_copies(X, image_shape, opposites=False)
         next(copies)
         for copy in copies:
-            indices, distances = index.query(prepared(copy), k=width)
+            with uncacheable_quietly():
+                indices, distances = index.query(prepared(copy), k=width)
             found.append((indices, distances.astype(np.float64)))
             found.append(_reverse_lists(*found[-1], width))
     candidates = np.concatenate([indices for indices, _ in found], axis=1)
