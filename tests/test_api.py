@@ -44,10 +44,15 @@ def test_score_needs_no_labels_and_follows_accuracy(blobs, name):
     X, y = blobs
     model = CLUSTERERS[name](random_state=0).fit(X)
     assert model.score(X) == model.score(X, y) == neighbor_consistency_score(X, model.predict(X))
-    barely_trained = CLUSTERERS[name](random_state=0, max_iter=1, learning_rate_init=1e-6).fit(X)
     assert hungarian_accuracy_score(y, model.labels_) > 0.95
-    assert hungarian_accuracy_score(y, barely_trained.labels_) < 0.9
-    assert model.score(X) > barely_trained.score(X) + 0.15
+    # Over seeds: one barely trained network can be smooth enough on 2-d blobs to agree
+    # with its neighbours by chance (SCAN's seed 0 scored 0.88 at 0.65 accuracy).
+    barely_trained = [
+        CLUSTERERS[name](random_state=seed, max_iter=1, learning_rate_init=1e-6).fit(X)
+        for seed in range(5)
+    ]
+    assert np.mean([hungarian_accuracy_score(y, m.labels_) for m in barely_trained]) < 0.9
+    assert model.score(X) > np.mean([m.score(X) for m in barely_trained]) + 0.15
 
 
 @pytest.mark.parametrize("name", CLUSTERERS)

@@ -56,17 +56,18 @@ def curve_parameters(min_dist=0.0, spread=1.0):
 def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, device="cpu"):
     """Lay out ``graph`` in the dimensions of ``init`` by UMAP's edge and negative sampling.
 
-    Every epoch samples each edge with probability ``w / max(w)``; a sampled edge
-    ``(i, j)`` moves ``i`` along the gradient of ``log q(d_ij)`` and away from
+    Every epoch samples each edge ``{i, j}`` with probability ``w / max(w)``; a sampled
+    edge moves both ends along the gradient of ``log q(d_ij)``, and each end away from
     ``negative_sample_rate`` uniformly drawn samples along that of ``log(1 - q)``, with
     ``q(d) = 1 / (1 + a d^(2b))`` for ``min_dist=0`` (points packed tightly, UMAP's
     setting for clustering). Gradients are clipped to [-4, 4] as in UMAP, and the step
-    falls linearly from 1 to 0. The graph is symmetric, so each edge moves both ends.
+    falls linearly from 1 to 0. All moves of an epoch are computed from the layout at
+    its start and added at its end.
 
     Parameters
     ----------
     graph : scipy.sparse.coo_matrix of shape (n_samples, n_samples)
-        Symmetric, non-negative edge weights.
+        Symmetric, non-negative edge weights; the upper triangle is read.
     init : ndarray of shape (n_samples, n_components)
         The starting layout.
     n_epochs : int
@@ -80,9 +81,15 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
     embedding : ndarray of shape (n_samples, n_components), float64
     """
     a, b = curve_parameters()
-    weight = torch.as_tensor(graph.data / graph.data.max(), dtype=torch.float32)
-    head = torch.as_tensor(graph.row, dtype=torch.int64)
-    tail = torch.as_tensor(graph.col, dtype=torch.int64)
+    # Each edge drawn once for both of its ends, as UMAP moves both: drawing (i, j)
+    # and (j, i) apart cost a fifth more time for the same expected pull, and split a
+    # USPS class in one seed of five (the density partition's accuracy, seeds 0-4:
+    # USPS 0.927 against 0.956, Fashion-MNIST's test split 0.581 against 0.591,
+    # digits, pen digits and 10 blobs within 0.1 point).
+    upper = graph.row < graph.col
+    weight = torch.as_tensor(graph.data[upper] / graph.data.max(), dtype=torch.float32)
+    head = torch.as_tensor(graph.row[upper], dtype=torch.int64)
+    tail = torch.as_tensor(graph.col[upper], dtype=torch.int64)
     # Row-major: the spectral start comes column-major from eigsh, and gathering rows of
     # a column-major layout took a quarter of USPS's layout time.
     layout = torch.as_tensor(np.ascontiguousarray(init), dtype=torch.float32).to(device)
@@ -94,24 +101,24 @@ def node_embedding(graph, init, n_epochs, generator, *, negative_sample_rate=5, 
         # The sampled edges' positions once, then two index_selects: a boolean mask per
         # end took 2.2 ms an epoch on pen digits' 220,000 edges, against 0.9 ms.
         taken = (torch.rand(weight.shape[0], generator=generator) < weight).nonzero()[:, 0]
-        i, j = head.index_select(0, taken), tail.index_select(0, taken)
+        i, j = head.index_select(0, taken).to(device), tail.index_select(0, taken).to(device)
+        ends = torch.cat([i, j])
         others = torch.randint(
-            0, n_samples, (i.shape[0] * negative_sample_rate,), generator=generator
-        )
-        i, j, others = i.to(device), j.to(device), others.to(device)
-        pushed = i.repeat(negative_sample_rate)
+            0, n_samples, (ends.shape[0] * negative_sample_rate,), generator=generator
+        ).to(device)
         # index_select, not layout[i]: a quarter of the time at 10^5 rows.
-        at_head = layout.index_select(0, i)
-        pull = at_head - layout.index_select(0, j)
+        at_i, at_j = layout.index_select(0, i), layout.index_select(0, j)
+        pull = at_i - at_j
         log_d2 = ((pull * pull) @ ones).clamp_min(1e-12).log()
         pull_scale = (-2 * a * b) * torch.exp((b - 1) * log_d2) / (a * torch.exp(b * log_d2) + 1)
-        push = at_head.repeat(negative_sample_rate, 1) - layout.index_select(0, others)
+        pull = (pull_scale * pull).clamp_(-4, 4)
+        push = torch.cat([at_i, at_j]).repeat(negative_sample_rate, 1)
+        push -= layout.index_select(0, others)
         d2 = (push * push) @ ones
         push_scale = (2 * b) / ((1e-3 + d2) * (a * torch.exp(b * d2.clamp_min(1e-12).log()) + 1))
-        # Pulls then pushes, in the order one call on their concatenation adds them.
         step = torch.zeros_like(layout)
-        step.index_add_(0, i, (pull_scale * pull).clamp_(-4, 4))
-        step.index_add_(0, pushed, (push_scale * push).clamp_(-4, 4))
+        step.index_add_(0, ends, torch.cat([pull, -pull]))
+        step.index_add_(0, ends.repeat(negative_sample_rate), (push_scale * push).clamp_(-4, 4))
         layout.add_(step, alpha=1.0 - epoch / n_epochs)
     return layout.cpu().numpy().astype(np.float64)
 
