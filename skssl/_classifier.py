@@ -184,7 +184,7 @@ class SelfSupervisedClassifier(TwoStageClusterer):
         Most passes over the data (epochs) of each stage, as in
         :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means
         ``min(30, max(3, ceil(7 * 10**5 / n_samples)))`` raised to make at least 300
-        optimiser steps but at most 100 passes, as :class:`~skssl.SCANClusterer`'s
+        optimiser steps but at most 75 passes, as :class:`~skssl.SCANClusterer`'s
         stages: the fewest passes that gave the partition back on the suite.
     %(batch_size)s
     learning_rate_init : float, default=1e-2

@@ -247,7 +247,8 @@ def train_module(
                 loss = batch_loss(order[start : start + schedule.batch_size], log)
                 if loss is None:
                     continue
-                optimizer.zero_grad(set_to_none=True)
+                for parameter in params:  # zero_grad(set_to_none=True), without its dispatch cost
+                    parameter.grad = None
                 loss.backward()
                 optimizer.step()
                 scheduler.step()

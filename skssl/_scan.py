@@ -117,7 +117,7 @@ class SCANClusterer(TwoStageClusterer):
         Most passes over the data (epochs) of each stage, as in
         :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most
         as many. ``"auto"`` means ``min(30, max(3, ceil(7 * 10**5 / n_samples)))``,
-        raised to make at least 300 optimiser steps but at most 100 passes: the
+        raised to make at least 300 optimiser steps but at most 75 passes: the
         fewest passes that gave the partition back on the suite (the *SCAN* page
         measures it).
     %(batch_size)s

@@ -31,7 +31,7 @@ from skssl._objectives import OBJECTIVES, TrainingInputs
 #: ``PARTITION_MAX_EPOCHS``. The user guide's SCAN page measures them.
 PARTITION_EPOCHS = 30
 PARTITION_STEPS = 300
-PARTITION_MAX_EPOCHS = 100
+PARTITION_MAX_EPOCHS = 75
 
 #: Stage two's learning rate, as a share of ``learning_rate_init``: it refines a
 #: trained network, as self-labelling does at the same share.

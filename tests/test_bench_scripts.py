@@ -155,3 +155,6 @@ def test_scale_measures_a_first_fit_by_stage(sibling):
     assert rows[0]["first_fit_seconds"] >= stages["fit"]["seconds"]
     table = "\n".join(scale.table(rows))
     assert "| scan |" in table and "| kmeans |" in table
+    runs = [{"first_fit_seconds": seconds} for seconds in (3.0, 1.0, 2.0)]
+    median = scale.median_run(runs)
+    assert median["first_fit_seconds"] == 2.0 and median["first_fit_runs"] == [3.0, 1.0, 2.0]
