@@ -114,7 +114,10 @@ def cache_pynndescent_compilation():
             continue
         for function in vars(module).values():
             if isinstance(function, Dispatcher) and isinstance(function._cache, NullCache):
-                function.enable_caching()
+                try:
+                    function.enable_caching()
+                except RuntimeError:  # no writable cache folder: compile as before
+                    return
 
 
 @contextmanager
