@@ -247,8 +247,7 @@ def train_module(
                 loss = batch_loss(order[start : start + schedule.batch_size], log)
                 if loss is None:
                     continue
-                for parameter in params:  # zero_grad(set_to_none=True), without its dispatch cost
-                    parameter.grad = None
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
