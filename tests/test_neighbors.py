@@ -60,6 +60,62 @@ def test_pynndescent_compilation_is_kept_on_disk():
     assert not isinstance(pynndescent.utils.deheap_sort._cache, NullCache)
 
 
+def test_the_descent_loads_from_disk_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    X = np.random.default_rng(0).normal(size=(300, 8))
+    mine_neighbors(X, 5, method="approximate", random_state=0)  # compiled and stored
+    script = (
+        "import numpy as np\n"
+        "from skssl._graph import descent\n"
+        "from skssl._graph.mining import mine_neighbors\n"
+        "X = np.random.default_rng(0).normal(size=(300, 8))\n"
+        "mine_neighbors(X, 5, method='approximate', random_state=0)\n"
+        "print(sum(descent._descend.stats.cache_hits.values()), "
+        "sum(descent._descend.stats.cache_misses.values()))\n"
+    )
+    hits, misses = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert (int(hits), int(misses)) == (1, 0)
+
+
+def test_the_approximate_graph_does_not_depend_on_the_thread_count():
+    import numba
+
+    # PyNNDescent's own split (one share a thread) gave different graphs here.
+    X, _ = make_blobs(n_samples=5000, n_features=16, centers=8, random_state=0)
+    threads = numba.get_num_threads()
+    graphs = []
+    try:
+        for count in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(count)
+            graphs.append(mine_neighbors(X, 10, method="approximate", random_state=0))
+    finally:
+        numba.set_num_threads(threads)
+    for graph in graphs[1:]:
+        np.testing.assert_array_equal(graph, graphs[0])
+
+
+def test_auto_search_is_exact_for_small_and_approximate_for_large_tables():
+    from skssl._graph.mining import search_method
+
+    for n_features in (8, 64, 784):
+        methods = [search_method("auto", n, n_features) for n in (500, 2000, 10**5, 10**6)]
+        assert methods[:2] == ["exact", "exact"] and methods[2:] == ["approximate"] * 2
+    # More features make exact search dearer, so the crossover comes at fewer rows.
+    crossover = {
+        d: next(n for n in range(1000, 10**5, 500) if search_method("auto", n, d) == "approximate")
+        for d in (16, 256, 784)
+    }
+    assert crossover[16] > crossover[256] > crossover[784]
+    assert search_method("auto", 10**5, 784, images=True) == "approximate"
+    assert search_method("auto", 20_000, 784, images=True) == "exact"
+    with pytest.raises(ValueError, match="method must be"):
+        search_method("fast", 10, 2)
+
+
 def test_cosine_metric():
     X = np.array([[1.0, 0.0], [10.0, 0.5], [0.0, 1.0], [0.3, 9.0]])
     np.testing.assert_array_equal(mine_neighbors(X, 1, metric="cosine")[:, 0], [1, 0, 3, 2])

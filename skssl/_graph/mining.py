@@ -1,13 +1,13 @@
 """Nearest-neighbour mining: the one place every estimator (and ``score``) finds neighbours.
 
 :func:`mine_neighbors` finds each row's nearest rows and their distances, in tables
-and in images (``image_shape``: neighbours under one-pixel shifts). Exact search
-(scikit-learn's chunked brute force, never an n x n matrix in memory) is used up to
-:data:`EXACT_SEARCH_MAX_SAMPLES` rows; above it PyNNDescent builds an approximate
-graph. PyNNDescent is imported only then: the part of its numba code that cannot be
-cached on disk (:func:`cache_pynndescent_compilation`) compiles on the first call in
-every process (about 10 s), which small fits should never pay.
-"""
+and in images (``image_shape``: neighbours under one-pixel shifts). The search is
+exact (scikit-learn's chunked brute force, never an n x n matrix in memory) or
+approximate (PyNNDescent's), whichever :func:`search_method`'s cost model finds
+faster. Tables are searched approximately through :mod:`skssl._graph.descent`, which
+numba compiles once per machine and keeps on disk; images through PyNNDescent's
+index, whose query code compiles again in every process (about 10 s). PyNNDescent is
+imported only when it is used."""
 
 import warnings
 from contextlib import contextmanager
@@ -15,13 +15,27 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
 
-#: Largest input searched exactly by ``method="auto"``. Measured on 2 cores with 32
-#: features (benchmarks/results/scale.md): exact Euclidean search takes 0.3 s at 10^4
-#: rows and 24 s at 10^5, and the cosine search SCAN uses several times that (most of
-#: a 95 s fit at 10^5), against PyNNDescent's 1-4 s plus an 18-45 s numba compile per
-#: process. Exact search is quadratic in n, so it stops at 5 x 10^4 rows.
+#: Images are searched exactly up to this many rows. Their approximate search queries
+#: PyNNDescent's index, whose numba code compiles in every process (about 10 s).
 EXACT_SEARCH_MAX_SAMPLES = 50_000
+
+#: The cost model of ``method="auto"`` for tables, in seconds on one core (AMD EPYC,
+#: measured on Fashion-MNIST's pixels, every 4th and every 12th of them, and 32-d blobs,
+#: 5,000 to 100,000 rows; within a fifth of each measurement). Exact search costs
+#: ``n^2 (EXACT_PAIR_SECONDS + EXACT_FEATURE_SECONDS d)``. The approximate search pays
+#: ``APPROXIMATE_START_SECONDS`` once (importing numba and PyNNDescent and loading the
+#: descent compiled on disk), then ``(n / 10^4)^1.2 (APPROXIMATE_ROW_SECONDS +
+#: APPROXIMATE_FEATURE_SECONDS d)``. The faster is chosen: USPS (9,298 x 256) and pen
+#: digits are searched exactly, Fashion-MNIST's test split (10^4 x 784) and 10^5 x 32
+#: approximately.
+EXACT_PAIR_SECONDS = 1.4e-9
+EXACT_FEATURE_SECONDS = 2.3e-11
+APPROXIMATE_START_SECONDS = 0.9
+APPROXIMATE_ROW_SECONDS = 0.12
+APPROXIMATE_FEATURE_SECONDS = 4.3e-4
+APPROXIMATE_GROWTH = 1.2
 
 #: Memory (MB) for one chunk of exact distances.
 EXACT_SEARCH_WORKING_MEMORY_MB = 128
@@ -84,13 +98,22 @@ def check_neighbor_count(n_neighbors, n_samples):
     return n_neighbors
 
 
-def search_method(method, n_samples):
-    """``method`` with ``"auto"`` resolved: exact up to ``EXACT_SEARCH_MAX_SAMPLES`` rows."""
-    if method == "auto":
-        return "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
-    if method not in ("exact", "approximate"):
+def search_method(method, n_samples, n_features, *, images=False):
+    """``method`` with ``"auto"`` resolved to the faster search (the cost model above).
+
+    Images are searched exactly up to ``EXACT_SEARCH_MAX_SAMPLES`` rows.
+    """
+    if method not in ("auto", "exact", "approximate"):
         raise ValueError(f"method must be 'auto', 'exact' or 'approximate', got {method!r}.")
-    return method
+    if method != "auto":
+        return method
+    if images:
+        return "exact" if n_samples <= EXACT_SEARCH_MAX_SAMPLES else "approximate"
+    exact = n_samples**2 * (EXACT_PAIR_SECONDS + EXACT_FEATURE_SECONDS * n_features)
+    approximate = APPROXIMATE_START_SECONDS + (n_samples / 1e4) ** APPROXIMATE_GROWTH * (
+        APPROXIMATE_ROW_SECONDS + APPROXIMATE_FEATURE_SECONDS * n_features
+    )
+    return "exact" if exact <= approximate else "approximate"
 
 
 def cache_pynndescent_compilation():
@@ -153,8 +176,10 @@ def approximate_index(X, n_neighbors, *, metric="euclidean", random_state=None, 
         )
 
 
-#: Rows whose neighbour distances are computed at once (``rows x k x n_features`` floats).
-DISTANCE_CHUNK = 2048
+#: Floats of neighbour differences computed at once (``rows x k x n_features``): 2 MB
+#: stay in cache. Chunks of 2048 rows took 1.6 s of a Fashion-MNIST fit (10^4 x 784),
+#: the time of the search itself; 2 MB chunks took 0.2 s.
+DISTANCE_CHUNK_FLOATS = 2**18
 
 #: The moved copies under which image neighbours are mined: the image itself and its 8
 #: shifts by ``MINING_SHIFT_PIXELS`` along each axis and diagonal. Whole pixels, so the
@@ -191,7 +216,7 @@ def mine_neighbors(
         ``(height, width, channels)`` to read rows as images, mined under one-pixel
         shifts (:func:`_mine_images`); None reads them as tables.
     method : {"auto", "exact", "approximate"}, default="auto"
-        ``"auto"`` searches exactly up to ``EXACT_SEARCH_MAX_SAMPLES`` rows.
+        ``"auto"`` picks the faster by :func:`search_method`'s cost model.
     random_state : int, default=None
         Seed passed to PyNNDescent.
     return_distance : bool, default=False
@@ -218,7 +243,7 @@ def mine_neighbors(
     """
     n_samples = X.shape[0]
     n_neighbors = check_neighbor_count(n_neighbors, n_samples)
-    method = search_method(method, n_samples)
+    method = search_method(method, n_samples, X.shape[1], images=image_shape is not None)
     if image_shape is not None:
         neighbors, distances = _mine_images(
             X, image_shape, n_neighbors, metric=metric, method=method, random_state=random_state
@@ -247,8 +272,19 @@ def _mine_rows(X, n_neighbors, *, metric, method, random_state):
         # them at once, which dominated peak memory of 10^4-row cosine fits.
         with config_context(working_memory=EXACT_SEARCH_WORKING_MEMORY_MB):
             return search.fit(X).kneighbors(return_distance=False).astype(np.int32)
-    index = approximate_index(X, n_neighbors + 1, metric=metric, random_state=random_state)
-    indices, _ = index.neighbor_graph
+    from skssl._graph.descent import descent_graph
+
+    cache_pynndescent_compilation()
+    cosine = metric == "cosine"
+    build = min(X.shape[0] - 1, max(APPROXIMATE_BUILD_NEIGHBORS, n_neighbors + 1))
+    indices, _ = descent_graph(
+        # Squared Euclidean distances between unit rows rank as cosine distances do.
+        np.ascontiguousarray(unit_rows(X) if cosine else X, dtype=np.float32),
+        build + 1,
+        max_candidates=max(APPROXIMATE_MAX_CANDIDATES, build + 1),
+        angular=cosine,
+        random_state=check_random_state(random_state),
+    )
     return _drop_self(indices)[:, :n_neighbors].astype(np.int32)
 
 
@@ -258,8 +294,9 @@ def neighbor_distances(X, neighbors, metric):
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         X = X / np.where(norms > 0, norms, 1.0)
     distances = np.empty(neighbors.shape)
-    for start in range(0, X.shape[0], DISTANCE_CHUNK):
-        rows = slice(start, start + DISTANCE_CHUNK)
+    chunk = max(1, DISTANCE_CHUNK_FLOATS // max(1, neighbors.size // X.shape[0] * X.shape[1]))
+    for start in range(0, X.shape[0], chunk):
+        rows = slice(start, start + chunk)
         gap = X[rows, None, :] - X[neighbors[rows]]
         distances[rows] = np.sqrt(np.einsum("ikj,ikj->ik", gap, gap))
     # Cosine distance of unit rows is half their squared Euclidean distance.
