@@ -124,8 +124,8 @@ class RssSampler:
 def compile_pynndescent(X, metric="auto", rows=2000):
     """Pay PyNNDescent's numba compilation (once per process) on ``rows`` rows; its seconds.
 
-    Through skssl's own approximate miner, so that the same functions compile as in a
-    fit that mines approximately (above ``EXACT_SEARCH_MAX_SAMPLES`` rows).
+    Through skssl's own approximate miner, so that the same functions compile (or load
+    from numba's cache) as in a fit that mines approximately.
     """
     from skssl._graph.mining import mine_neighbors, resolve_metric
 

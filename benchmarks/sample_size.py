@@ -74,12 +74,12 @@ def main():
 
     import torch
 
-    from skssl._graph.mining import EXACT_SEARCH_MAX_SAMPLES
+    from skssl._graph.mining import search_method
 
     torch.set_num_threads(1)
     X, y = sibling("datasets").load("fashion_mnist", n_samples=args.max_rows, dtype=np.float32)
     fractions = sorted(args.fractions)
-    if max(fractions) * X.shape[0] > EXACT_SEARCH_MAX_SAMPLES:
+    if search_method("auto", int(max(fractions) * X.shape[0]), X.shape[1]) == "approximate":
         compile_pynndescent(X)
 
     results = {}

@@ -28,9 +28,15 @@ from skssl._objectives import OBJECTIVES, TrainingInputs
 
 #: Stage one's passes with ``max_iter="auto"``, and the fewest optimiser steps they
 #: make: small data sets take more passes of one batch, but never more than
-#: ``PARTITION_MAX_EPOCHS``. The user guide's SCAN page measures them.
-PARTITION_EPOCHS = 30
-PARTITION_STEPS = 300
+#: ``PARTITION_MAX_EPOCHS``. A table without labels only fits the partition; fits that
+#: learn more take ``EXTENDED_PARTITION_EPOCHS`` and ``EXTENDED_PARTITION_STEPS``:
+#: moved images (``image_shape``), new copies at every pass, and labels
+#: (``supervised=True``), spread along the graph as the network trains. The user
+#: guide's SCAN page measures them.
+PARTITION_EPOCHS = 15
+PARTITION_STEPS = 150
+EXTENDED_PARTITION_EPOCHS = 30
+EXTENDED_PARTITION_STEPS = 300
 PARTITION_MAX_EPOCHS = 75
 
 #: Stage two's learning rate, as a share of ``learning_rate_init``: it refines a
@@ -74,19 +80,24 @@ class TwoStageClusterer(TorchClustererBase):
     :meth:`_after_stage_two`.
     """
 
-    def _stage_schedule(self, n_samples):
+    def _stage_schedule(self, n_samples, *, extended):
         """The :class:`~skssl._core.Schedule` of each stage.
 
         ``max_iter="auto"`` means ``PARTITION_EPOCHS`` passes, or more to make
-        ``PARTITION_STEPS`` optimiser steps, but at most ``PARTITION_MAX_EPOCHS``.
+        ``PARTITION_STEPS`` optimiser steps, but at most ``PARTITION_MAX_EPOCHS``;
+        ``EXTENDED_PARTITION_EPOCHS`` and ``EXTENDED_PARTITION_STEPS`` where
+        ``extended`` (images or labels).
         """
         schedule = self._schedule(n_samples)
         if self.max_iter != "auto":
             return schedule
-        steps_per_epoch = -(-n_samples // schedule.batch_size)
-        epochs = max(
-            min(schedule.max_iter, PARTITION_EPOCHS), -(-PARTITION_STEPS // steps_per_epoch)
+        passes, steps = (
+            (EXTENDED_PARTITION_EPOCHS, EXTENDED_PARTITION_STEPS)
+            if extended
+            else (PARTITION_EPOCHS, PARTITION_STEPS)
         )
+        steps_per_epoch = -(-n_samples // schedule.batch_size)
+        epochs = max(min(schedule.max_iter, passes), -(-steps // steps_per_epoch))
         return replace(schedule, max_iter=min(epochs, PARTITION_MAX_EPOCHS))
 
     def _after_stage_two(self, network, inputs, schedule, add_labels):
@@ -114,9 +125,11 @@ class TwoStageClusterer(TorchClustererBase):
         labels, classes = self._partial_labels(y, X.shape[0])
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         n_samples = X.shape[0]
-        schedule = self._stage_schedule(n_samples)
-        device, seed, seeded_block = self._fit_setup()
         kind = self._input_kind(X)
+        schedule = self._stage_schedule(
+            n_samples, extended=kind.image_shape is not None or labels is not None
+        )
+        device, seed, seeded_block = self._fit_setup()
         self.__dict__.pop("n_clusters_search_", None)
         self.n_init_ = AUTO_N_INIT if self.n_init == "auto" else self.n_init
         with seeded_block as generator:

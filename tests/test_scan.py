@@ -105,6 +105,20 @@ def test_history_records_every_stage_and_epoch(fitted):
     assert 0 < last["cluster_size_entropy"] <= np.log(3) + 1e-9
 
 
+def test_auto_passes_are_longer_where_stage_one_learns_more_than_the_partition():
+    # 600 rows: batches of 256, 3 steps a pass. A table fits the partition alone in at
+    # least 150 steps (50 passes); labels take 300 steps, capped at 75 passes. Stage
+    # two takes a third of stage one's passes.
+    X, y = make_blobs(n_samples=600, centers=3, random_state=0)
+    partial = np.where(np.arange(600) % 10 == 0, y, -1)
+    passes = {}
+    for supervised in (False, True):
+        model = SCANClusterer(3, supervised=supervised, n_neighbors=10, random_state=0)
+        stages = [record["stage"] for record in model.fit(X, partial).history_]
+        passes[supervised] = (stages.count("partition"), stages.count("scan"))
+    assert passes == {False: (50, 17), True: (75, 25)}
+
+
 def test_metric_auto_follows_the_number_of_features(blobs):
     X, _ = blobs
     narrow = SCANClusterer(n_clusters=3, **{**FAST, "max_iter": 1}).fit(X)
