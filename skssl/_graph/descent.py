@@ -13,6 +13,8 @@ threads, so the graph is the same with one thread or many (PyNNDescent splits it
 the thread count, and its graphs differed between 1 and 2 threads).
 """
 
+from contextlib import suppress
+
 import numba
 import numpy as np
 from pynndescent import distances, kernels, utils
@@ -96,10 +98,9 @@ def _descend(data, n_neighbors, rng_state, max_candidates, n_iters, leaf_array, 
     return utils.deheap_sort(graph[0], graph[1])
 
 
-try:
+# Where no cache folder is writable, the descent compiles in every process, as before.
+with suppress(RuntimeError):
     _descend.enable_caching()
-except RuntimeError:  # no writable cache folder: compile in every process, as before
-    pass
 
 
 def descent_graph(X, n_neighbors, *, max_candidates, angular, random_state):

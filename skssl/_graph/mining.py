@@ -60,14 +60,21 @@ def unit_rows(X):
     return X / np.where(norms > 0, norms, 1)
 
 
+def own_entries(indices):
+    """Mask of each row's own index in its neighbour list, or of its last entry when absent.
+
+    Exactly one entry per row is flagged, so dropping them keeps ``width - 1`` a row.
+    """
+    n, width = indices.shape
+    is_self = indices == np.arange(n)[:, None]
+    is_self[~is_self.any(axis=1), width - 1] = True
+    return is_self
+
+
 def _drop_self(indices):
     """Remove each row's own index from its list (or its last entry when absent)."""
     n, width = indices.shape
-    is_self = indices == np.arange(n)[:, None]
-    no_self = ~is_self.any(axis=1)
-    is_self[no_self, width - 1] = True
-    # Exactly one entry per row is flagged, so every row keeps width - 1 entries.
-    return indices[~is_self].reshape(n, width - 1)
+    return indices[~own_entries(indices)].reshape(n, width - 1)
 
 
 #: ``metric="auto"`` mines cosine neighbours from this many features up, else Euclidean.
