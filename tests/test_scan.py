@@ -117,6 +117,12 @@ def test_auto_passes_are_longer_where_stage_one_learns_more_than_the_partition()
         stages = [record["stage"] for record in model.fit(X, partial).history_]
         passes[supervised] = (stages.count("partition"), stages.count("scan"))
     assert passes == {False: (50, 17), True: (75, 25)}
+    # Large tables: passes for about 300 steps (batches of 700), at least 3.
+    model = SCANClusterer(10)
+    assert [
+        model._stage_schedule(n, extended=False).max_iter for n in (10_000, 20_000, 100_000)
+    ] == [15, 11, 3]
+    assert model._stage_schedule(100_000, extended=True).max_iter == 7
 
 
 def test_metric_auto_follows_the_number_of_features(blobs):
