@@ -7,8 +7,8 @@ docs/reproducibility.rst reports what it saw.
 
 - Repeated fits: each estimator is fitted on digits in four fresh processes, two with
   one Torch thread and two with two threads; labels, probabilities (or codes) and every
-  fitted weight are compared. The approximate neighbour graph (PyNNDescent, used above
-  50,000 rows) is built on 60,000 blob rows with as many numba threads.
+  fitted weight are compared. The approximate neighbour graph (PyNNDescent's descent, used
+  where the cost model finds it faster than exact search) is built on 60,000 blob rows with as many numba threads.
 - Hyperparameter search: ``GridSearchCV`` with ``n_jobs=1``, with ``n_jobs=2`` (loky
   processes) and through joblib's Dask backend on a local ``dask.distributed`` cluster
   (two single-threaded workers) must give the same score on every split.
@@ -80,7 +80,7 @@ def fit_all(n_threads, path):
             arrays[f"{name}/labels"] = model.labels_
         arrays[f"{name}/output"] = output
         arrays[f"{name}/weights"] = flat_weights(model.module_)
-    # PyNNDescent's graph (used above 50,000 rows), built with as many numba threads.
+    # The approximate graph (PyNNDescent's descent), built with as many numba threads.
     blobs, _ = sibling("datasets").load("blobs32", n_samples=60_000, dtype=np.float32)
     graph = mine_neighbors(blobs, 10, method="approximate", random_state=0)
     arrays[f"{GRAPH}/output"] = graph
