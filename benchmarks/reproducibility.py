@@ -7,8 +7,9 @@ docs/reproducibility.rst reports what it saw.
 
 - Repeated fits: each estimator is fitted on digits in four fresh processes, two with
   one Torch thread and two with two threads; labels, probabilities (or codes) and every
-  fitted weight are compared. The approximate neighbour graph (PyNNDescent's descent, used
-  where the cost model finds it faster than exact search) is built on 60,000 blob rows with as many numba threads.
+  fitted weight are compared. The approximate neighbour graph (PyNNDescent's descent,
+  used where the cost model finds it faster than exact search) is built on 60,000 blob
+  rows with as many numba threads.
 - Hyperparameter search: ``GridSearchCV`` with ``n_jobs=1``, with ``n_jobs=2`` (loky
   processes) and through joblib's Dask backend on a local ``dask.distributed`` cluster
   (two single-threaded workers) must give the same score on every split.
