@@ -21,9 +21,11 @@ from sklearn.utils import check_random_state
 #: PyNNDescent's index, whose numba code compiles in every process (about 10 s).
 EXACT_SEARCH_MAX_SAMPLES = 50_000
 
-#: The cost model of ``method="auto"`` for tables, in seconds on one core (AMD EPYC,
-#: measured on Fashion-MNIST's pixels, every 4th and every 12th of them, and 32-d blobs,
-#: 5,000 to 100,000 rows; within a fifth of each measurement). Exact search costs
+#: The cost model of ``method="auto"`` for tables, in seconds on 2 cores (AMD EPYC,
+#: each search with its library's default threads; measured on Fashion-MNIST's pixels,
+#: every 4th and every 12th of them, and 32-d blobs, 5,000 to 100,000 rows; within a
+#: fifth of each measurement). It reads only the shape, so a seeded fit makes the same
+#: choice on any machine and thread count. Exact search costs
 #: ``n^2 (EXACT_PAIR_SECONDS + EXACT_FEATURE_SECONDS d)``. The approximate search pays
 #: ``APPROXIMATE_START_SECONDS`` once (importing numba and PyNNDescent and loading the
 #: descent compiled on disk), then ``(n / 10^4)^1.2 (APPROXIMATE_ROW_SECONDS +
