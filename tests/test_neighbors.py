@@ -52,11 +52,13 @@ def test_pynndescent_compilation_is_kept_on_disk():
     import pynndescent
     from numba.core.caching import NullCache
 
-    X = np.random.default_rng(0).normal(size=(200, 8))
+    from skssl._graph.mining import approximate_index
+
+    X = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numba's "Cannot cache" warnings stay silent
-        mine_neighbors(X, 5, method="approximate", random_state=0)
-    # A function PyNNDescent compiles without numba's cache=True, on the fit's path.
+        approximate_index(X, 5, random_state=0, queryable=True).query(X[:3], k=5)
+    # A function PyNNDescent compiles without numba's cache=True, on the images' path.
     assert not isinstance(pynndescent.utils.deheap_sort._cache, NullCache)
 
 
@@ -79,6 +81,23 @@ def test_the_descent_loads_from_disk_in_a_fresh_process():
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert (int(hits), int(misses)) == (1, 0)
+
+
+def test_the_descents_cache_is_emptied_when_pynndescent_changes(tmp_path):
+    from skssl._graph.descent import flush_if_compiled_for_another
+
+    class Cache:
+        cache_path = str(tmp_path)
+        flushes = 0
+
+        def flush(self):
+            self.flushes += 1
+
+    cache = Cache()
+    for pynndescent_version, flushes in [("0.7.0", 1), ("0.7.0", 1), ("0.7.1", 2)]:
+        flush_if_compiled_for_another(cache, pynndescent_version)
+        assert cache.flushes == flushes
+        assert (tmp_path / "descent.pynndescent-version").read_text() == pynndescent_version
 
 
 def test_the_approximate_graph_does_not_depend_on_the_thread_count():

@@ -13,7 +13,9 @@ threads, so the graph is the same with one thread or many (PyNNDescent splits it
 the thread count, and its graphs differed between 1 and 2 threads).
 """
 
+import os
 from contextlib import suppress
+from importlib.metadata import version
 
 import numba
 import numpy as np
@@ -98,9 +100,33 @@ def _descend(data, n_neighbors, rng_state, max_candidates, n_iters, leaf_array, 
     return utils.deheap_sort(graph[0], graph[1])
 
 
+#: The file beside numba's cache of :func:`_descend` that names the PyNNDescent it holds.
+PYNNDESCENT_STAMP = "descent.pynndescent-version"
+
+
+def flush_if_compiled_for_another(cache, pynndescent_version):
+    """Empty the descent's on-disk ``cache`` unless it was compiled with this PyNNDescent.
+
+    Numba checks a cached function against its own source file only, and the descent
+    compiles PyNNDescent's functions into itself: after an upgrade of PyNNDescent it
+    would load the old ones. A stamp beside the cache names the version it holds.
+    """
+    stamp = os.path.join(cache.cache_path, PYNNDESCENT_STAMP)
+    try:
+        with open(stamp) as file:
+            held = file.read()
+    except OSError:
+        held = None
+    if held != pynndescent_version:
+        cache.flush()
+        with suppress(OSError), open(stamp, "w") as file:
+            file.write(pynndescent_version)
+
+
 # Where no cache folder is writable, the descent compiles in every process, as before.
 with suppress(RuntimeError):
     _descend.enable_caching()
+    flush_if_compiled_for_another(_descend._cache, version("pynndescent"))
 
 
 def descent_graph(X, n_neighbors, *, max_candidates, angular, random_state):
@@ -133,6 +159,7 @@ def descent_graph(X, n_neighbors, *, max_candidates, angular, random_state):
     n_iters = max(5, int(round(np.log2(n_samples))))
     leaf_size = max(60, min(256, 5 * n_neighbors))
     rng_state = random_state.randint(np.iinfo(np.int32).min, np.iinfo(np.int32).max, 3)
+    rng_state = rng_state.astype(np.int64)
     leaf_array = make_hybrid_leaf_array(
         X,
         n_trees,
@@ -144,7 +171,7 @@ def descent_graph(X, n_neighbors, *, max_candidates, angular, random_state):
     return _descend(
         X,
         n_neighbors,
-        rng_state.astype(np.int64),
+        rng_state,
         max_candidates,
         n_iters,
         leaf_array,

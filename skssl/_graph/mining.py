@@ -283,7 +283,6 @@ def _mine_rows(X, n_neighbors, *, metric, method, random_state):
             return search.fit(X).kneighbors(return_distance=False).astype(np.int32)
     from skssl._graph.descent import descent_graph
 
-    cache_pynndescent_compilation()
     cosine = metric == "cosine"
     build = min(X.shape[0] - 1, max(APPROXIMATE_BUILD_NEIGHBORS, n_neighbors + 1))
     indices, _ = descent_graph(
@@ -303,7 +302,7 @@ def neighbor_distances(X, neighbors, metric):
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         X = X / np.where(norms > 0, norms, 1.0)
     distances = np.empty(neighbors.shape)
-    chunk = max(1, DISTANCE_CHUNK_FLOATS // max(1, neighbors.size // X.shape[0] * X.shape[1]))
+    chunk = max(1, DISTANCE_CHUNK_FLOATS // max(1, neighbors.shape[1] * X.shape[1]))
     for start in range(0, X.shape[0], chunk):
         rows = slice(start, start + chunk)
         gap = X[rows, None, :] - X[neighbors[rows]]
