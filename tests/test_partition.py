@@ -134,3 +134,81 @@ def test_density_partition_on_tiny_data_gives_every_cluster():
     neighbors = mine_neighbors(layout, 2)
     labels, noise, size = density_partition(layout, 3, neighbors, random_state=0)
     assert labels.min() >= 0 and len(np.unique(labels)) == 3 and size == 0
+
+
+def _distinct_lists(n_samples, k, seed):
+    """Random neighbour lists, distinct and without the row itself, and their weights."""
+    rng = np.random.default_rng(seed)
+    others = [np.delete(np.arange(n_samples), i) for i in range(n_samples)]
+    lists = np.array([rng.choice(row, k, replace=False) for row in others])
+    return lists, rng.uniform(0.01, 1.0, lists.shape)
+
+
+@pytest.mark.parametrize(
+    "combine, algebra",
+    [
+        (np.add, lambda D: D + D.T),
+        (np.maximum, lambda D: D.maximum(D.T)),
+        (lambda a, b: a + b - a * b, lambda D: D + D.T - D.multiply(D.T)),
+    ],
+)
+def test_symmetric_graph_matches_sparse_algebra(monkeypatch, combine, algebra):
+    """Written in chunks of rows (37, so lists cross chunks), the graph SciPy's algebra gives."""
+    import scipy.sparse as sp
+
+    from skssl._graph import adjacency
+
+    monkeypatch.setattr(adjacency, "SYMMETRIC_CHUNK_ROWS", 37)
+    # Few rows for the lists' length: most pairs are found both ways, many one way.
+    lists, weights = _distinct_lists(120, 9, seed=0)
+    rows = np.repeat(np.arange(120), 9)
+    directed = sp.csr_matrix((weights.ravel(), (rows, lists.ravel())), shape=(120, 120))
+    expected = algebra(directed).tocsr()
+    graph = adjacency.symmetric_neighbor_graph(lists, weights, combine)
+    mutual = directed.multiply(directed.T).nnz
+    assert 0 < mutual < directed.nnz, "both kinds of pair are exercised"
+    assert graph.has_sorted_indices
+    np.testing.assert_array_equal(graph.indptr, expected.indptr)
+    np.testing.assert_array_equal(graph.indices, expected.indices)
+    np.testing.assert_array_equal(graph.data, expected.data)
+
+
+def test_symmetric_graph_rejects_repeated_or_own_entries():
+    from skssl._graph.adjacency import symmetric_neighbor_graph
+
+    lists, weights = _distinct_lists(20, 3, seed=1)
+    for bad in (0, 1):
+        broken = lists.copy()
+        broken[5, 1] = broken[5, 0] if bad else 5
+        with pytest.raises(ValueError, match="distinct"):
+            symmetric_neighbor_graph(broken, weights, np.add)
+
+
+def test_spanning_tree_does_not_depend_on_the_row_chunks(monkeypatch):
+    from skssl._graph import hierarchy
+
+    X, _ = make_blobs(500, centers=4, n_features=4, random_state=0)
+    whole = mutual_reachability_tree(X, 5)
+    monkeypatch.setattr(hierarchy, "SYMMETRIC_CHUNK_ROWS", 64)
+    np.testing.assert_array_equal(mutual_reachability_tree(X, 5), whole)
+
+
+def test_layout_in_chunks_of_edges_matches_one_chunk(monkeypatch):
+    """Chunks change only the order in which an epoch's moves are summed."""
+    from skssl._graph import layout
+
+    X, _ = make_blobs(300, centers=3, cluster_std=0.5, random_state=0)
+    neighbors = mine_neighbors(X, 10)
+    graph = fuzzy_neighbor_graph(neighbor_distances(X, neighbors, "euclidean"), neighbors)
+    start = layout_start(neighbors, 4, 0)
+
+    def embedding():
+        return node_embedding(
+            graph, start, 10, torch.Generator().manual_seed(0), negative_sample_rate=2
+        )
+
+    whole = embedding()
+    monkeypatch.setattr(layout, "LAYOUT_CHUNK_EDGES", 97)
+    chunked = embedding()
+    assert not np.array_equal(chunked, start)
+    np.testing.assert_allclose(chunked, whole, atol=1e-4)

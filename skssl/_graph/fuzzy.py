@@ -7,7 +7,8 @@ edge combine as a fuzzy union ``a + b - a b``.
 """
 
 import numpy as np
-import scipy.sparse as sp
+
+from skssl._graph.adjacency import SYMMETRIC_CHUNK_ROWS, symmetric_neighbor_graph
 
 #: Bisection steps for each sample's ``sigma`` (UMAP uses 64).
 SIGMA_STEPS = 64
@@ -19,9 +20,26 @@ def fuzzy_neighbor_graph(distances, neighbors):
     Parameters
     ----------
     distances, neighbors : ndarray of shape (n_samples, k)
-        Each row's neighbours, nearest first, and their distances.
+        Each row's neighbours (distinct, the row itself excluded), nearest first, and
+        their distances.
     """
-    n_samples, k = neighbors.shape
+    memberships = np.empty(distances.shape)
+    floor = 1e-3 * max(distances.mean(), 1e-12)
+    # A chunk of rows at a time: each row's scale is its own, and the bisection's
+    # temporaries over all rows at once held a third of a GB at 10^6 rows.
+    for start in range(0, distances.shape[0], SYMMETRIC_CHUNK_ROWS):
+        rows = slice(start, start + SYMMETRIC_CHUNK_ROWS)
+        memberships[rows] = _memberships(distances[rows], floor)
+    return symmetric_neighbor_graph(neighbors, memberships, _fuzzy_union).tocoo()
+
+
+def _fuzzy_union(a, b):
+    return a + b - a * b
+
+
+def _memberships(distances, floor):
+    """Each row's ``exp(-(d - rho) / sigma)``, ``sigma`` bisected to a sum of ``log2(k)``."""
+    n_samples, k = distances.shape
     gap = np.maximum(distances - distances[:, :1], 0.0)
     target = np.log2(k) if k > 1 else 1.0
     low, high = np.zeros(n_samples), np.full(n_samples, np.inf)
@@ -32,10 +50,5 @@ def fuzzy_neighbor_graph(distances, neighbors):
         low = np.where(too_wide, low, sigma)
         sigma = np.where(np.isinf(high), sigma * 2, (low + high) / 2)
     # UMAP's floor: a sample whose neighbours are all at one distance still gets a scale.
-    sigma = np.maximum(sigma, 1e-3 * max(distances.mean(), 1e-12))
-    memberships = np.exp(-gap / sigma[:, None])
-    rows = np.repeat(np.arange(n_samples), k)
-    directed = sp.csr_matrix(
-        (memberships.ravel(), (rows, neighbors.ravel())), shape=(n_samples, n_samples)
-    )
-    return (directed + directed.T - directed.multiply(directed.T)).tocoo()
+    sigma = np.maximum(sigma, floor)
+    return np.exp(-gap / sigma[:, None])

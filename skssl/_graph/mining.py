@@ -62,13 +62,14 @@ def unit_rows(X):
     return X / np.where(norms > 0, norms, 1)
 
 
-def own_entries(indices):
+def own_entries(indices, first_row=0):
     """Mask of each row's own index in its neighbour list, or of its last entry when absent.
 
     Exactly one entry per row is flagged, so dropping them keeps ``width - 1`` a row.
+    ``indices`` are the lists of rows ``first_row, first_row + 1, ...``.
     """
     n, width = indices.shape
-    is_self = indices == np.arange(n)[:, None]
+    is_self = indices == np.arange(first_row, first_row + n)[:, None]
     is_self[~is_self.any(axis=1), width - 1] = True
     return is_self
 

@@ -38,8 +38,6 @@ class GraphStage:
         Their distances in ``metric``.
     metric : str
         The metric mined with (``"auto"`` resolved).
-    graph : scipy.sparse.coo_matrix of shape (n_samples, n_samples) or None
-        UMAP's fuzzy graph of the neighbours.
     layout : ndarray of shape (n_samples, 4) or None
         The graph's node embedding, in which the clusters are read.
     hierarchy : LeafHierarchy or None
@@ -65,7 +63,6 @@ class GraphStage:
     neighbors: np.ndarray
     distances: np.ndarray
     metric: str
-    graph: object = None
     layout: np.ndarray = None
     hierarchy: object = None
     n_clusters: int = None
@@ -153,9 +150,12 @@ def graph_stage(
         return stage
     if generator is None:
         generator = torch.Generator().manual_seed(random_state)
-    stage.graph = fuzzy_neighbor_graph(distances, neighbors)
+    # The fuzzy graph is not kept: the layout holds what it says, and at 10^6 rows it
+    # would hold 0.4 GB through the partition and training.
+    graph = fuzzy_neighbor_graph(distances, neighbors)
     lap("fuzzy_graph")
-    stage.layout = graph_layout(stage.graph, neighbors, generator, random_state, device)
+    stage.layout = graph_layout(graph, neighbors, generator, random_state, device)
+    del graph
     lap("layout")
     stage.n_clusters = n_clusters
     if n_clusters == "auto":
