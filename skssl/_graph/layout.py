@@ -11,7 +11,7 @@ The layout follows UMAP's and EVoC's node embedding of the fuzzy graph
 (:mod:`skssl._graph.fuzzy`): edges are sampled in proportion to their weight, each
 pulling its ends together, and each sampled edge pushes its head away from random
 samples. Unlike UMAP's per-edge loop (numba, compiled once per process), every epoch
-here is one batch of Torch operations over all sampled edges, on any device.
+here is a few batches of Torch operations over its sampled edges, on any device.
 """
 
 from functools import cache
