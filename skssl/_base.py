@@ -315,6 +315,15 @@ SHARED_PARAMETER_DOCS = {
         passing it changes nothing. With every row unlabelled the fit is the
         unsupervised one, with a warning. The user guide's *A few labels* page
         measures what the labels add.""",
+    "max_iter_two_stage": """Most passes over the data (epochs) of each stage, as in
+        :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"``: stage one makes 15
+        passes of at least 150 optimiser steps in all, fewer on large tables (enough
+        for about 300 steps, at least 3); 30 passes of at least 300 steps with
+        ``image_shape`` or ``supervised=True``, which learn more than the partition;
+        never more than 75 passes, nor more than
+        ``min(100, max(3, ceil(7 * 10**5 / n_samples)))`` unless the steps need them.
+        Stage two then makes a third as many passes (rounded up). The *SCAN* page
+        measures these counts.""",
     "batch_size": """batch_size : int or "auto", default="auto"
         Samples per step. ``"auto"`` means ``ceil(n_samples * max_iter / 1000)``
         clipped to [256, 4096], about 1000 steps in all: the budget that kept the

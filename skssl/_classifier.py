@@ -181,11 +181,7 @@ class SelfSupervisedClassifier(TwoStageClusterer):
         ``"auto"`` means 5, as restarts beat longer training on the digits (the
         *Min-max loss* page measures both).
     max_iter : int or "auto", default="auto"
-        Most passes over the data (epochs) of each stage, as in
-        :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"`` means
-        ``min(30, max(3, ceil(7 * 10**5 / n_samples)))`` raised to make at least 300
-        optimiser steps but at most 75 passes, as :class:`~skssl.SCANClusterer`'s
-        stages: the fewest passes that gave the partition back on the suite.
+        %(max_iter_two_stage)s
     %(batch_size)s
     learning_rate_init : float, default=1e-2
         %(learning_rate_init_description)s

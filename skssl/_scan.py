@@ -114,12 +114,8 @@ class SCANClusterer(TwoStageClusterer):
         (the *SCAN* page measures it).
     %(image_shape)s
     max_iter : int or "auto", default="auto"
-        Most passes over the data (epochs) of each stage, as in
-        :class:`~sklearn.neural_network.MLPClassifier`; self-labelling runs at most
-        as many. ``"auto"`` means ``min(30, max(3, ceil(7 * 10**5 / n_samples)))``,
-        raised to make at least 300 optimiser steps but at most 75 passes: the
-        fewest passes that gave the partition back on the suite (the *SCAN* page
-        measures it).
+        %(max_iter_two_stage)s
+        Self-labelling runs at most as many passes as stage two.
     %(batch_size)s
     learning_rate_init : float, default=1e-2
         %(learning_rate_init_description)s

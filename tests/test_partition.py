@@ -158,7 +158,7 @@ def test_symmetric_graph_matches_sparse_algebra(monkeypatch, combine, algebra):
 
     from skssl._graph import adjacency
 
-    monkeypatch.setattr(adjacency, "SYMMETRIC_CHUNK_ROWS", 37)
+    monkeypatch.setattr(adjacency, "CHUNK_ROWS", 37)
     # Few rows for the lists' length: most pairs are found both ways, many one way.
     lists, weights = _distinct_lists(120, 9, seed=0)
     rows = np.repeat(np.arange(120), 9)
@@ -185,11 +185,11 @@ def test_symmetric_graph_rejects_repeated_or_own_entries():
 
 
 def test_spanning_tree_does_not_depend_on_the_row_chunks(monkeypatch):
-    from skssl._graph import hierarchy
+    from skssl._graph import adjacency
 
     X, _ = make_blobs(500, centers=4, n_features=4, random_state=0)
     whole = mutual_reachability_tree(X, 5)
-    monkeypatch.setattr(hierarchy, "SYMMETRIC_CHUNK_ROWS", 64)
+    monkeypatch.setattr(adjacency, "CHUNK_ROWS", 64)
     np.testing.assert_array_equal(mutual_reachability_tree(X, 5), whole)
 
 

@@ -8,9 +8,10 @@ the labels of supervised fits (:func:`skssl._labels.propagate_labels`).
 import numpy as np
 import scipy.sparse as sp
 
-#: Rows of neighbour lists read at once by :func:`symmetric_neighbor_graph`: each row's
-#: neighbours' own lists are gathered, ``k * k`` entries a row.
-SYMMETRIC_CHUNK_ROWS = 16_384
+#: Rows the graph's row-wise steps take at once (:func:`row_chunks`): the symmetric
+#: graph gathers each row's neighbours' lists (``k * k`` entries a row), the fuzzy
+#: graph bisects its bandwidths and the hierarchy queries its k-d tree a chunk at a time.
+CHUNK_ROWS = 16_384
 
 LISTS_HELP = "Neighbour lists must be distinct and leave each row out."
 
@@ -49,20 +50,20 @@ def symmetric_neighbor_graph(neighbors, weights, combine):
     n_samples, k = neighbors.shape
     neighbors = np.asarray(neighbors, dtype=np.int32)
     combined = np.empty(neighbors.shape)
-    one_way = np.empty(neighbors.shape, dtype=bool)
-    for start, rows in _row_chunks(n_samples):
+    mutual = np.empty(neighbors.shape, dtype=bool)
+    for start, rows in row_chunks(n_samples):
         heads = neighbors[rows]
-        tails = np.arange(start, start + heads.shape[0])[:, None, None]
-        found = neighbors[heads] == tails
-        if (heads == tails[:, :, 0]).any():
+        tails = np.arange(start, start + heads.shape[0])[:, None]
+        if (heads == tails).any():
             raise ValueError(LISTS_HELP)
-        mutual = found.any(axis=2)
+        found = neighbors[heads] == tails[:, :, None]
+        mutual[rows] = found.any(axis=2)
         back = weights[heads, found.argmax(axis=2)]
-        combined[rows] = np.where(mutual, combine(weights[rows], back), weights[rows])
-        one_way[rows] = ~mutual
+        combined[rows] = np.where(mutual[rows], combine(weights[rows], back), weights[rows])
     # Row j holds its own k entries, then the entry (j, i) of every i whose list holds
     # j while j's lacks i, in the order of i.
-    one_way = np.flatnonzero(one_way)
+    one_way = np.flatnonzero(~mutual)
+    del mutual
     heads = neighbors.ravel()[one_way]
     order = np.argsort(heads, kind="stable")
     one_way, heads = one_way[order], heads[order]
@@ -72,7 +73,7 @@ def symmetric_neighbor_graph(neighbors, weights, combine):
     np.cumsum(k + counts, out=indptr[1:])
     indices = np.empty(indptr[-1], dtype=np.int32)
     data = np.empty(indptr[-1])
-    for _, rows in _row_chunks(n_samples):
+    for _, rows in row_chunks(n_samples):
         place = indptr[:-1][rows, None] + np.arange(k)
         indices[place], data[place] = neighbors[rows], combined[rows]
     # The one-way entries of head j, numbered from 0 in order, follow its own k.
@@ -94,7 +95,7 @@ def symmetric_neighbor_graph(neighbors, weights, combine):
     return graph
 
 
-def _row_chunks(n_samples):
-    """``(start, slice)`` of each chunk of ``SYMMETRIC_CHUNK_ROWS`` rows."""
-    for start in range(0, n_samples, SYMMETRIC_CHUNK_ROWS):
-        yield start, slice(start, start + SYMMETRIC_CHUNK_ROWS)
+def row_chunks(n_samples):
+    """``(start, slice)`` of each chunk of ``CHUNK_ROWS`` rows."""
+    for start in range(0, n_samples, CHUNK_ROWS):
+        yield start, slice(start, start + CHUNK_ROWS)

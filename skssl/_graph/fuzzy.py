@@ -8,7 +8,7 @@ edge combine as a fuzzy union ``a + b - a b``.
 
 import numpy as np
 
-from skssl._graph.adjacency import SYMMETRIC_CHUNK_ROWS, symmetric_neighbor_graph
+from skssl._graph.adjacency import row_chunks, symmetric_neighbor_graph
 
 #: Bisection steps for each sample's ``sigma`` (UMAP uses 64).
 SIGMA_STEPS = 64
@@ -27,8 +27,7 @@ def fuzzy_neighbor_graph(distances, neighbors):
     floor = 1e-3 * max(distances.mean(), 1e-12)
     # A chunk of rows at a time: each row's scale is its own, and the bisection's
     # temporaries over all rows at once held a third of a GB at 10^6 rows.
-    for start in range(0, distances.shape[0], SYMMETRIC_CHUNK_ROWS):
-        rows = slice(start, start + SYMMETRIC_CHUNK_ROWS)
+    for _, rows in row_chunks(distances.shape[0]):
         memberships[rows] = _memberships(distances[rows], floor)
     return symmetric_neighbor_graph(neighbors, memberships, _fuzzy_union).tocoo()
 

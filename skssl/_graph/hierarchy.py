@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 
-from skssl._graph.adjacency import SYMMETRIC_CHUNK_ROWS, symmetric_neighbor_graph
+from skssl._graph.adjacency import row_chunks, symmetric_neighbor_graph
 from skssl._graph.mining import own_entries
 
 #: Neighbours in the layout that define a point's density (its core distance): EVoC's
@@ -42,21 +42,19 @@ def mutual_reachability_tree(layout, min_samples):
     # Queried a chunk of rows at a time, whose answers do not depend on the chunk: all
     # rows at once held 0.3 GB of 64-bit answers at 10^6 rows.
     search = cKDTree(layout)
-    for start in range(0, n_samples, SYMMETRIC_CHUNK_ROWS):
-        rows = slice(start, start + SYMMETRIC_CHUNK_ROWS)
+    for start, rows in row_chunks(n_samples):
         found, nearest = search.query(layout[rows], k=n_neighbors + 1)
         others = ~own_entries(nearest, start)
         distances[rows] = found[others].reshape(-1, n_neighbors)
         indices[rows] = nearest[others].reshape(-1, n_neighbors)
     core = distances[:, min(min_samples, n_neighbors) - 1].copy()
-    # A tiny offset keeps zero distances (duplicates) as stored edges.
-    reach = distances
-    for start in range(0, n_samples, SYMMETRIC_CHUNK_ROWS):
-        rows = slice(start, start + SYMMETRIC_CHUNK_ROWS)
+    # The distances become mutual reachabilities in place; a tiny offset keeps zero
+    # distances (duplicates) as stored edges.
+    for _, rows in row_chunks(n_samples):
         ends = np.maximum(core[rows, None], core[indices[rows]])
-        reach[rows] = np.maximum(ends, distances[rows]) + 1e-12
-    graph = symmetric_neighbor_graph(indices, reach, np.maximum)
-    del distances, reach
+        distances[rows] = np.maximum(ends, distances[rows]) + 1e-12
+    graph = symmetric_neighbor_graph(indices, distances, np.maximum)
+    del distances
     tree = minimum_spanning_tree(graph, overwrite=True).tocoo()
     edges = [np.column_stack([tree.row, tree.col, tree.data])]
     n_components, component = connected_components(tree, directed=False)
