@@ -317,8 +317,10 @@ SHARED_PARAMETER_DOCS = {
         measures what the labels add.""",
     "max_iter_two_stage": """Most passes over the data (epochs) of each stage, as in
         :class:`~sklearn.neural_network.MLPClassifier`. ``"auto"``: stage one makes 15
-        passes of at least 150 optimiser steps in all, fewer on large tables (enough
-        for about 300 steps, at least 3); 30 passes of at least 300 steps with
+        passes of at least 150 optimiser steps in all (8 of at least 75 for
+        SCANClusterer with ``partition_weight > 0``, whose stage two goes on fitting
+        the partition), fewer on large tables (enough for about 300 steps, at least
+        3); 30 passes of at least 300 steps with
         ``image_shape`` or ``supervised=True``, which learn more than the partition;
         never more than 75 passes, nor more than
         ``min(100, max(3, ceil(7 * 10**5 / n_samples)))`` unless the steps need them.

@@ -273,6 +273,9 @@ class SCANClusterer(TwoStageClusterer):
         heads = LinearHeads(width, self.n_clusters_, n_heads=self.n_init_)
         return ClusteringNetwork(standardizer(X), encoder, heads)
 
+    def _stage_two_fits_partition(self):
+        return self.partition_weight > 0
+
     def _after_stage_two(self, network, inputs, schedule, add_labels):
         """Self-labelling where asked, until the confident set stops growing."""
         if not self.self_labeling:

@@ -43,6 +43,14 @@ PARTITION_MAX_STEPS = 300
 PARTITION_MIN_EPOCHS = 3
 EXTENDED_PARTITION_EPOCHS = 30
 EXTENDED_PARTITION_STEPS = 300
+#: Stage one's passes and steps on a table without labels where stage two goes on
+#: fitting the partition (SCAN's ``partition_weight``): it makes up what a shorter
+#: stage one leaves. At 8 passes of at least 75 steps SCAN's suite mean moved by
+#: -0.07 point (seeds 0-2) and its fit on USPS took 0.5 s less, while min-max,
+#: Self-Classifier and IIC, whose stage two does not read the partition, lost 0.3-0.4
+#: point with the same stage one.
+REFINED_PARTITION_EPOCHS = 8
+REFINED_PARTITION_STEPS = 75
 PARTITION_MAX_EPOCHS = 75
 
 #: Stage two's learning rate, as a share of ``learning_rate_init``: it refines a
@@ -83,7 +91,7 @@ class TwoStageClusterer(TorchClustererBase):
     ``_graph_settings()`` (the graph stage's keyword arguments),
     ``_objective_neighbors(X, kind, stage, seed)`` (the neighbours the objectives read),
     ``_build_network(X, hidden_layer_sizes, kind)``, and may override
-    :meth:`_after_stage_two`.
+    :meth:`_stage_two_fits_partition` and :meth:`_after_stage_two`.
     """
 
     def _stage_schedule(self, n_samples, *, extended):
@@ -93,7 +101,9 @@ class TwoStageClusterer(TorchClustererBase):
         would make more than ``PARTITION_MAX_STEPS`` steps, but at least
         ``PARTITION_MIN_EPOCHS``), or more to make ``PARTITION_STEPS`` optimiser
         steps, but at most ``PARTITION_MAX_EPOCHS``; ``EXTENDED_PARTITION_EPOCHS``
-        and ``EXTENDED_PARTITION_STEPS`` where ``extended`` (images or labels).
+        and ``EXTENDED_PARTITION_STEPS`` where ``extended`` (images or labels), and
+        ``REFINED_PARTITION_EPOCHS`` and ``REFINED_PARTITION_STEPS`` instead of the
+        first two where stage two goes on fitting the partition.
         """
         schedule = self._schedule(n_samples)
         if self.max_iter != "auto":
@@ -102,13 +112,20 @@ class TwoStageClusterer(TorchClustererBase):
         if extended:
             passes, steps = EXTENDED_PARTITION_EPOCHS, EXTENDED_PARTITION_STEPS
         else:
-            passes = min(
-                PARTITION_EPOCHS,
-                max(PARTITION_MIN_EPOCHS, -(-PARTITION_MAX_STEPS // steps_per_epoch)),
+            passes, steps = (
+                (REFINED_PARTITION_EPOCHS, REFINED_PARTITION_STEPS)
+                if self._stage_two_fits_partition()
+                else (PARTITION_EPOCHS, PARTITION_STEPS)
             )
-            steps = PARTITION_STEPS
+            passes = min(
+                passes, max(PARTITION_MIN_EPOCHS, -(-PARTITION_MAX_STEPS // steps_per_epoch))
+            )
         epochs = max(min(schedule.max_iter, passes), -(-steps // steps_per_epoch))
         return replace(schedule, max_iter=min(epochs, PARTITION_MAX_EPOCHS))
+
+    def _stage_two_fits_partition(self):
+        """Whether stage two's objective keeps fitting stage one's partition."""
+        return False
 
     def _after_stage_two(self, network, inputs, schedule, add_labels):
         """Training after stage two (SCAN's self-labelling); returns its history."""

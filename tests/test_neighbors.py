@@ -8,7 +8,8 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.neighbors import NearestNeighbors
 
 from skssl import _objectives as objectives
-from skssl._graph.mining import mine_neighbors, neighbor_recall
+from skssl._graph import mining
+from skssl._graph.mining import exact_search, mine_neighbors, neighbor_recall
 from skssl._objectives import far_positions
 
 
@@ -26,8 +27,24 @@ def test_exact_search_matches_brute_force_and_excludes_self():
     assert neighbor_recall(found, brute_force_neighbors(X, 7)) == 1.0
 
 
-def test_duplicate_rows_never_list_themselves():
-    X = np.repeat(np.arange(10.0)[:, None], 4, axis=0)  # every row appears 4 times
+@pytest.mark.parametrize("memory_mb", [1e-3, 8])
+def test_exact_search_in_row_chunks_of_read_only_rows_matches_brute_force(monkeypatch, memory_mb):
+    # 1e-3 MB holds one row of products: every row is its own chunk.
+    monkeypatch.setattr(mining, "EXACT_SEARCH_WORKING_MEMORY_MB", memory_mb)
+    X = make_blobs(n_samples=300, n_features=5, random_state=0)[0].astype(np.float32)
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about the read-only rows
+        found = exact_search(X, X, 7, leave_out_self=True)
+    assert neighbor_recall(found, brute_force_neighbors(X.astype(np.float64), 7)) == 1.0
+    queries = X[::7] + np.float32(0.05)
+    distances = ((queries[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_array_equal(exact_search(queries, X, 4), np.argsort(distances, axis=1)[:, :4])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # scikit-learn's, then Torch's
+def test_duplicate_rows_never_list_themselves(dtype):
+    X = np.repeat(np.arange(10.0, dtype=dtype)[:, None], 4, axis=0)  # every row 4 times
     found = mine_neighbors(X, 3, method="exact")
     assert not (found == np.arange(40)[:, None]).any()
     # The three other copies, at distance 0, are the neighbours.

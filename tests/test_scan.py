@@ -106,22 +106,30 @@ def test_history_records_every_stage_and_epoch(fitted):
 
 
 def test_auto_passes_are_longer_where_stage_one_learns_more_than_the_partition():
-    # 600 rows: batches of 256, 3 steps a pass. A table fits the partition alone in at
-    # least 150 steps (50 passes); labels take 300 steps, capped at 75 passes. Stage
+    # 600 rows: batches of 256, 3 steps a pass. With SCAN's partition term in stage
+    # two, a table fits the partition alone in at least 75 steps (25 passes), 150
+    # steps (50 passes) without it; labels take 300 steps, capped at 75 passes. Stage
     # two takes a third of stage one's passes.
     X, y = make_blobs(n_samples=600, centers=3, random_state=0)
     partial = np.where(np.arange(600) % 10 == 0, y, -1)
     passes = {}
-    for supervised in (False, True):
-        model = SCANClusterer(3, supervised=supervised, n_neighbors=10, random_state=0)
+    for supervised, partition_weight in ((False, 1.0), (False, 0.0), (True, 1.0)):
+        model = SCANClusterer(
+            3,
+            supervised=supervised,
+            partition_weight=partition_weight,
+            n_neighbors=10,
+            random_state=0,
+        )
         stages = [record["stage"] for record in model.fit(X, partial).history_]
-        passes[supervised] = (stages.count("partition"), stages.count("scan"))
-    assert passes == {False: (50, 17), True: (75, 25)}
+        passes[supervised, partition_weight] = (stages.count("partition"), stages.count("scan"))
+    assert passes == {(False, 1.0): (25, 9), (False, 0.0): (50, 17), (True, 1.0): (75, 25)}
     # Large tables: passes for about 300 steps (batches of 700), at least 3.
+    sizes = (10_000, 20_000, 100_000)
     model = SCANClusterer(10)
-    assert [
-        model._stage_schedule(n, extended=False).max_iter for n in (10_000, 20_000, 100_000)
-    ] == [15, 11, 3]
+    assert [model._stage_schedule(n, extended=False).max_iter for n in sizes] == [8, 8, 3]
+    model = SCANClusterer(10, partition_weight=0.0)
+    assert [model._stage_schedule(n, extended=False).max_iter for n in sizes] == [15, 11, 3]
     assert model._stage_schedule(100_000, extended=True).max_iter == 7
 
 

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
-from sklearn.neighbors import NearestNeighbors
 
 from skssl._graph.adjacency import row_chunks, symmetric_neighbor_graph
 from skssl._graph.mining import own_entries
@@ -72,11 +71,10 @@ def _joining_edges(layout, core, component, n_components):
     links = minimum_spanning_tree(sp.csr_matrix(gaps)).tocoo()
     joins = []
     for c, d in zip(links.row, links.col):
-        search = NearestNeighbors(n_neighbors=1).fit(layout[members[d]])
-        distance, nearest = search.kneighbors(layout[members[c]])
-        a = int(np.argmin(distance[:, 0]))
-        i, j = members[c][a], members[d][nearest[a, 0]]
-        joins.append((i, j, max(distance[a, 0], core[i], core[j]) + 1e-12))
+        distance, nearest = cKDTree(layout[members[d]]).query(layout[members[c]])
+        a = int(np.argmin(distance))
+        i, j = members[c][a], members[d][nearest[a]]
+        joins.append((i, j, max(distance[a], core[i], core[j]) + 1e-12))
     return np.array(joins)
 
 

@@ -13,8 +13,7 @@ class of its own).
 """
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.neighbors import NearestNeighbors
+from scipy.spatial import cKDTree
 
 from skssl._graph.hierarchy import MIN_SAMPLES, layout_hierarchy
 
@@ -39,10 +38,20 @@ def assign_noise(labels, neighbors, layout):
         labels[noise[has]] = found[has, np.argmax(clustered[has], axis=1)]
     noise = labels < 0
     if noise.any() and not noise.all():
-        search = NearestNeighbors(n_neighbors=1).fit(layout[~noise])
-        labels[noise] = labels[~noise][search.kneighbors(layout[noise])[1][:, 0]]
+        nearest = cKDTree(layout[~noise]).query(layout[noise])[1]
+        labels[noise] = labels[~noise][nearest]
     labels[labels < 0] = 0
     return labels
+
+
+def _kmeans_labels(points, n_clusters, random_state):
+    """KMeans' labels of ``points`` (3 starts), for the partitions a hierarchy cannot give."""
+    # Imported here: with sklearn.neighbors, which the graph stage no longer uses,
+    # sklearn.cluster brought linear_model and model_selection, about 0.35 s of every
+    # fit's imports, for a fallback that ordinary fits never reach.
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters, n_init=3, random_state=random_state).fit_predict(points)
 
 
 def exactly(labels, n_clusters, layout, random_state):
@@ -62,7 +71,7 @@ def exactly(labels, n_clusters, layout, random_state):
         members = np.flatnonzero(labels == largest)
         if members.shape[0] < 2:
             break
-        halves = KMeans(2, n_init=3, random_state=random_state).fit_predict(layout[members])
+        halves = _kmeans_labels(layout[members], 2, random_state)
         labels[members[halves == 1]] = new
     return labels
 
@@ -78,7 +87,7 @@ def density_partition(
     n_samples = layout.shape[0]
     if n_clusters == 1 or n_samples <= 2 * n_clusters:
         # Too few points for a hierarchy to hold n_clusters leaves of 2.
-        labels = KMeans(n_clusters, n_init=3, random_state=random_state).fit_predict(layout)
+        labels = _kmeans_labels(layout, n_clusters, random_state)
         return labels.astype(np.int64), 0.0, 0
     if hierarchy is None:
         hierarchy = layout_hierarchy(layout, min_samples)
