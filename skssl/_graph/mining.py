@@ -84,7 +84,7 @@ def exact_search(queries, base, n_neighbors, *, leave_out_self=False):
             rows = None if leave_out_self else np.asarray(queries, dtype=np.float64)
             return search.kneighbors(rows, return_distance=False)
     base = _shared_tensor(base, np.float32)
-    queries = _shared_tensor(queries, np.float32)
+    queries = base if leave_out_self else _shared_tensor(queries, np.float32)
     half_norms = (base * base).sum(dim=1) / 2
     row_bytes = base.element_size() * base.shape[0]
     chunk = max(1, int(EXACT_SEARCH_WORKING_MEMORY_MB * 2**20 / row_bytes))
