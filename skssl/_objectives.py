@@ -43,7 +43,9 @@ class TrainingInputs:
     Attributes
     ----------
     data : Tensor of shape (n_samples, n_features)
-        The training rows, on the training device.
+        The training rows, on the training device. Objectives gather a batch's rows
+        with ``index_select``: ``data[index]`` took four times as long on the CPU
+        (0.20 ms against 0.05 ms for 700 rows of 784 features), for the same values.
     neighbors : Tensor of shape (n_samples, k)
         Mined neighbours of every row (k may be 0 where nothing reads them).
     generator : torch.Generator
@@ -213,7 +215,7 @@ def minmax_objective(
             n_candidates=far_candidates,
             near_fraction=near_fraction,
         )
-        proba = network.heads.proba(network.embed(data[torch.cat([index, near_rows.reshape(-1)])]))
+        proba = network.heads.proba(network.embed(data.index_select(0, torch.cat([index, near_rows.reshape(-1)]))))
         anchor = proba[:, :size]
         near = proba[:, size:].view(proba.shape[0], size, draws, -1)
         # index_select, not anchor[:, far]: the backward of advanced indexing is an
@@ -268,7 +270,7 @@ def view_sampler(network, inputs, *, views, view_strength):
 
     def draw(index):
         second = neighbor_view(index, neighbors, device_generator) if "neighbor" in kinds else index
-        x_pair = [data[index], data[second]]
+        x_pair = [data.index_select(0, index), data.index_select(0, second)]
         x_pair = [first_view(x, device_generator) for x in x_pair]
         for corrupt in corruptions:
             x_pair = [corrupt(x) for x in x_pair]
@@ -393,7 +395,7 @@ def partition_objective(network, inputs):
         if inputs.supervised:
             near = neighbor_view(index, inputs.neighbors, generator).to(index.device)
             index = torch.cat([index, near])
-        logits = network.heads(network.embed(view(data[index], generator)))
+        logits = network.heads(network.embed(view(data.index_select(0, index), generator)))
         anchors = logits[:, :size]
         head_losses = _cross_entropy_by_head(
             anchors, inputs.partition[index[:size]], inputs.trust[index[:size]]
@@ -425,7 +427,7 @@ def scan_objective(network, inputs, *, entropy_weight, partition_weight):
     def batch_loss(index, log):
         size = index.shape[0]
         near = neighbor_view(index, inputs.neighbors, generator).to(index.device)
-        logits = network.heads(network.embed(view(data[torch.cat([index, near])], generator)))
+        logits = network.heads(network.embed(view(data.index_select(0, torch.cat([index, near])), generator)))
         proba = torch.softmax(logits.mT, dim=1).mT
         head_losses, terms = scan_loss(
             proba[:, :size], proba[:, size:], entropy_weight=entropy_weight, prior=inputs.prior
@@ -453,7 +455,7 @@ def self_label_objective(network, inputs, *, confidence_threshold):
     data = inputs.data
 
     def batch_loss(index, log):
-        x = data[index]
+        x = data.index_select(0, index)
         with torch.no_grad():
             proba = network(x)
         confidence, target = proba.max(dim=1)
@@ -501,7 +503,7 @@ def snnl_objective(
 
     def batch_loss(index, log):
         rows = torch.cat([index, partners(index)])
-        x = data[rows]
+        x = data.index_select(0, rows)
         code = network(noisy(x))
         reconstruction = F.mse_loss(network.reconstruct_standardized(code), network.standardize(x))
         temperature = temperature_at(log.epoch)
