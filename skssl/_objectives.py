@@ -215,7 +215,8 @@ def minmax_objective(
             n_candidates=far_candidates,
             near_fraction=near_fraction,
         )
-        proba = network.heads.proba(network.embed(data.index_select(0, torch.cat([index, near_rows.reshape(-1)]))))
+        rows = data.index_select(0, torch.cat([index, near_rows.reshape(-1)]))
+        proba = network.heads.proba(network.embed(rows))
         anchor = proba[:, :size]
         near = proba[:, size:].view(proba.shape[0], size, draws, -1)
         # index_select, not anchor[:, far]: the backward of advanced indexing is an
@@ -427,7 +428,8 @@ def scan_objective(network, inputs, *, entropy_weight, partition_weight):
     def batch_loss(index, log):
         size = index.shape[0]
         near = neighbor_view(index, inputs.neighbors, generator).to(index.device)
-        logits = network.heads(network.embed(view(data.index_select(0, torch.cat([index, near])), generator)))
+        rows = data.index_select(0, torch.cat([index, near]))
+        logits = network.heads(network.embed(view(rows, generator)))
         proba = torch.softmax(logits.mT, dim=1).mT
         head_losses, terms = scan_loss(
             proba[:, :size], proba[:, size:], entropy_weight=entropy_weight, prior=inputs.prior
